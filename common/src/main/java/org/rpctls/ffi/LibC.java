@@ -1,0 +1,301 @@
+package org.rpctls.ffi;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.MethodHandle;
+import java.util.List;
+
+/**
+ * Hand-written bindings to the C library (glibc on Linux, libc on FreeBSD): the socket, poll,
+ * fd and user-database calls the daemons need. Calls that can fail capture errno, which
+ * {@link #errno()} then returns, as C's errno would, for the calling thread.
+ * Constants that differ between Linux and FreeBSD are resolved once from the running OS.
+ */
+public final class LibC {
+    private LibC() {}
+
+    public static final boolean FREEBSD = System.getProperty("os.name", "").toLowerCase().contains("freebsd");
+
+    private static final Binder B = new Binder("libc", Binder.LINKER.defaultLookup());
+    private static final Linker.Option ERRNO = ErrnoCapture.OPTION;
+
+    // --- constants ---
+    public static final int AF_UNIX = 1;
+    public static final int AF_INET = 2;
+    public static final int AF_INET6 = FREEBSD ? 28 : 10;
+    public static final int SOCK_STREAM = 1;
+    public static final int SOCK_DGRAM = 2;
+    public static final int SOCK_SEQPACKET = 5;
+    public static final int SOCK_CLOEXEC = FREEBSD ? 0x10000000 : 0x80000;
+    public static final int SOL_SOCKET = FREEBSD ? 0xffff : 1;
+    public static final int SO_REUSEADDR = FREEBSD ? 0x4 : 2;
+    public static final int SO_ERROR = FREEBSD ? 0x1007 : 4;
+    public static final int IPPROTO_TCP = 6;
+    public static final int SHUT_RD = 0;
+    public static final int SHUT_WR = 1;
+    public static final int SHUT_RDWR = 2;
+    public static final int F_GETFD = 1;
+    public static final int F_SETFD = 2;
+    public static final int F_GETFL = 3;
+    public static final int F_SETFL = 4;
+    public static final int FD_CLOEXEC = 1;
+    public static final int O_NONBLOCK = FREEBSD ? 0x4 : 0x800;
+    public static final short POLLIN = 0x1;
+    public static final short POLLOUT = 0x4;
+    public static final short POLLERR = 0x8;
+    public static final short POLLHUP = 0x10;
+    public static final short POLLNVAL = 0x20;
+    public static final int EINTR = 4;
+    public static final int EBADF = 9;
+    public static final int EAGAIN = FREEBSD ? 35 : 11;
+    public static final int EINPROGRESS = FREEBSD ? 36 : 115;
+    public static final int ENOTCONN = FREEBSD ? 57 : 107;
+    public static final int ERANGE = 34;
+    public static final int NI_NUMERICHOST = FREEBSD ? 0x2 : 0x1;
+    public static final int NI_NAMEREQD = FREEBSD ? 0x4 : 0x8;
+    public static final int NI_MAXHOST = 1025;
+    public static final int AI_CANONNAME = 0x2;
+    /** struct sockaddr_storage is 128 bytes on both systems. */
+    public static final int SOCKADDR_STORAGE_SIZE = 128;
+
+    /** struct pollfd { int fd; short events; short revents; } -- the same on Linux and FreeBSD. */
+    public static final StructLayout POLLFD = MemoryLayout.structLayout(
+            JAVA_INT.withName("fd"), JAVA_SHORT.withName("events"), JAVA_SHORT.withName("revents"));
+
+    /**
+     * struct addrinfo: ai_addr and ai_canonname are swapped between glibc and FreeBSD, so the
+     * layout is chosen by OS; both are 48 bytes on LP64.
+     */
+    public static final StructLayout ADDRINFO = FREEBSD
+            ? MemoryLayout.structLayout(JAVA_INT.withName("ai_flags"), JAVA_INT.withName("ai_family"),
+                JAVA_INT.withName("ai_socktype"), JAVA_INT.withName("ai_protocol"), JAVA_INT.withName("ai_addrlen"),
+                MemoryLayout.paddingLayout(4), ADDRESS.withName("ai_canonname"), ADDRESS.withName("ai_addr"),
+                ADDRESS.withName("ai_next"))
+            : MemoryLayout.structLayout(JAVA_INT.withName("ai_flags"), JAVA_INT.withName("ai_family"),
+                JAVA_INT.withName("ai_socktype"), JAVA_INT.withName("ai_protocol"), JAVA_INT.withName("ai_addrlen"),
+                MemoryLayout.paddingLayout(4), ADDRESS.withName("ai_addr"), ADDRESS.withName("ai_canonname"),
+                ADDRESS.withName("ai_next"));
+
+    /** struct passwd: pw_uid and pw_gid sit at offsets 16 and 20 on both glibc and FreeBSD (LP64). */
+    public static final long PASSWD_SIZE = 128; // >= sizeof(struct passwd) on both (glibc 48, FreeBSD 80)
+    public static final long PW_NAME_OFFSET = 0;
+    public static final long PW_UID_OFFSET = 16;
+    public static final long PW_GID_OFFSET = 20;
+
+    /** errno of this thread's last failed call through this class (or a failed SSL I/O call). */
+    public static int errno() {
+        return ErrnoCapture.last();
+    }
+
+    private static MemorySegment capture() {
+        return ErrnoCapture.buffer();
+    }
+
+    /** Records errno after a call whose return value says it failed; success leaves it alone. */
+    private static int check(int ret, MemorySegment state) {
+        if (ret == -1) ErrnoCapture.record(state);
+        return ret;
+    }
+
+    private static long check(long ret, MemorySegment state) {
+        if (ret == -1) ErrnoCapture.record(state);
+        return ret;
+    }
+
+    private static MethodHandle e(String name, FunctionDescriptor fd) {
+        return B.bind(name, fd, ERRNO);
+    }
+
+    // --- sockets ---
+    private static final MethodHandle socket$MH = e("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle socketpair$MH = e("socketpair", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle connect$MH = e("connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle bind$MH = e("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle listen$MH = e("listen", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle accept$MH = e("accept", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle getsockname$MH = e("getsockname", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle getpeername$MH = e("getpeername", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle setsockopt$MH = e("setsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle getsockopt$MH = e("getsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle shutdown$MH = e("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle sendmsg$MH = e("sendmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle recvmsg$MH = e("recvmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle send$MH = e("send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle recv$MH = e("recv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+
+    public static int socket(int domain, int type, int protocol) {
+        MemorySegment s = capture();
+        try { return check((int) socket$MH.invokeExact(s, domain, type, protocol), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int socketpair(int domain, int type, int protocol, MemorySegment sv) {
+        MemorySegment s = capture();
+        try { return check((int) socketpair$MH.invokeExact(s, domain, type, protocol, sv), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int connect(int fd, MemorySegment addr, int len) {
+        MemorySegment s = capture();
+        try { return check((int) connect$MH.invokeExact(s, fd, addr, len), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int bind(int fd, MemorySegment addr, int len) {
+        MemorySegment s = capture();
+        try { return check((int) bind$MH.invokeExact(s, fd, addr, len), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int listen(int fd, int backlog) {
+        MemorySegment s = capture();
+        try { return check((int) listen$MH.invokeExact(s, fd, backlog), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int accept(int fd, MemorySegment addr, MemorySegment lenp) {
+        MemorySegment s = capture();
+        try { return check((int) accept$MH.invokeExact(s, fd, addr, lenp), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int getsockname(int fd, MemorySegment addr, MemorySegment lenp) {
+        MemorySegment s = capture();
+        try { return check((int) getsockname$MH.invokeExact(s, fd, addr, lenp), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int getpeername(int fd, MemorySegment addr, MemorySegment lenp) {
+        MemorySegment s = capture();
+        try { return check((int) getpeername$MH.invokeExact(s, fd, addr, lenp), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int setsockopt(int fd, int level, int name, MemorySegment val, int len) {
+        MemorySegment s = capture();
+        try { return check((int) setsockopt$MH.invokeExact(s, fd, level, name, val, len), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int getsockopt(int fd, int level, int name, MemorySegment val, MemorySegment lenp) {
+        MemorySegment s = capture();
+        try { return check((int) getsockopt$MH.invokeExact(s, fd, level, name, val, lenp), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int shutdown(int fd, int how) {
+        MemorySegment s = capture();
+        try { return check((int) shutdown$MH.invokeExact(s, fd, how), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static long sendmsg(int fd, MemorySegment msg, int flags) {
+        MemorySegment s = capture();
+        try { return check((long) sendmsg$MH.invokeExact(s, fd, msg, flags), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static long recvmsg(int fd, MemorySegment msg, int flags) {
+        MemorySegment s = capture();
+        try { return check((long) recvmsg$MH.invokeExact(s, fd, msg, flags), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static long send(int fd, MemorySegment buf, long len, int flags) {
+        MemorySegment s = capture();
+        try { return check((long) send$MH.invokeExact(s, fd, buf, len, flags), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static long recv(int fd, MemorySegment buf, long len, int flags) {
+        MemorySegment s = capture();
+        try { return check((long) recv$MH.invokeExact(s, fd, buf, len, flags), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+
+    // --- names ---
+    /** hostlen/servlen are socklen_t in glibc but size_t in FreeBSD's netdb.h. */
+    private static final MethodHandle getnameinfo$MH = B.bind("getnameinfo", FREEBSD
+            ? FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_INT)
+            : FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    private static final MethodHandle getaddrinfo$MH = B.bind("getaddrinfo", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+    private static final MethodHandle freeaddrinfo$MH = B.bind("freeaddrinfo", FunctionDescriptor.ofVoid(ADDRESS));
+    private static final MethodHandle gai_strerror$MH = B.bind("gai_strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    private static final MethodHandle gethostname$MH = e("gethostname", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+
+    public static int getnameinfo(MemorySegment sa, int salen, MemorySegment host, int hostlen, MemorySegment serv, int servlen, int flags) {
+        try {
+            return FREEBSD
+                    ? (int) getnameinfo$MH.invokeExact(sa, salen, host, (long) hostlen, serv, (long) servlen, flags)
+                    : (int) getnameinfo$MH.invokeExact(sa, salen, host, hostlen, serv, servlen, flags);
+        } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int getaddrinfo(MemorySegment node, MemorySegment service, MemorySegment hints, MemorySegment res) {
+        try { return (int) getaddrinfo$MH.invokeExact(node, service, hints, res); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static void freeaddrinfo(MemorySegment ai) {
+        try { freeaddrinfo$MH.invokeExact(ai); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static String gai_strerror(int code) {
+        try { return CStrings.read((MemorySegment) gai_strerror$MH.invokeExact(code)); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int gethostname(MemorySegment name, long len) {
+        MemorySegment s = capture();
+        try { return check((int) gethostname$MH.invokeExact(s, name, len), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+
+    // --- file descriptors ---
+    private static final MethodHandle close$MH = e("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle read$MH = e("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle write$MH = e("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle pipe$MH = e("pipe", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    /** nfds_t is unsigned long in glibc, unsigned int on FreeBSD (amd64 passes it in a 64-bit register either way). */
+    private static final MethodHandle poll$MH = e("poll", FREEBSD
+            ? FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT)
+            : FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    /** fcntl(int fd, int cmd, ...) without a variadic argument (F_GETFL, F_GETFD). */
+    private static final MethodHandle fcntl$MH = B.bind("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT),
+            ERRNO, Linker.Option.firstVariadicArg(2));
+    /** fcntl(int fd, int cmd, int arg) (F_SETFL, F_SETFD). */
+    private static final MethodHandle fcntl$int$MH = B.bind("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
+            ERRNO, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle strerror$MH = B.bind("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    private static final MethodHandle getpid$MH = B.bind("getpid", FunctionDescriptor.of(JAVA_INT));
+
+    public static int close(int fd) {
+        MemorySegment s = capture();
+        try { return check((int) close$MH.invokeExact(s, fd), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static long read(int fd, MemorySegment buf, long n) {
+        MemorySegment s = capture();
+        try { return check((long) read$MH.invokeExact(s, fd, buf, n), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static long write(int fd, MemorySegment buf, long n) {
+        MemorySegment s = capture();
+        try { return check((long) write$MH.invokeExact(s, fd, buf, n), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int pipe(MemorySegment fds) {
+        MemorySegment s = capture();
+        try { return check((int) pipe$MH.invokeExact(s, fds), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int poll(MemorySegment fds, long nfds, int timeoutMillis) {
+        MemorySegment s = capture();
+        try {
+            return FREEBSD
+                    ? check((int) poll$MH.invokeExact(s, fds, (int) nfds, timeoutMillis), s)
+                    : check((int) poll$MH.invokeExact(s, fds, nfds, timeoutMillis), s);
+        } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int fcntl(int fd, int cmd) {
+        MemorySegment s = capture();
+        try { return check((int) fcntl$MH.invokeExact(s, fd, cmd), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int fcntl(int fd, int cmd, int arg) {
+        MemorySegment s = capture();
+        try { return check((int) fcntl$int$MH.invokeExact(s, fd, cmd, arg), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static String strerror(int errnum) {
+        try { return CStrings.read((MemorySegment) strerror$MH.invokeExact(errnum)); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int getpid() {
+        try { return (int) getpid$MH.invokeExact(); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+
+    // --- users and groups (for the -u certificate-to-user mapping) ---
+    private static final MethodHandle getpwnam_r$MH = B.bind("getpwnam_r",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+    private static final MethodHandle getgrouplist$MH = B.bind("getgrouplist",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
+
+    /** Returns 0 or an errno value (not -1): that is getpwnam_r's own contract. */
+    public static int getpwnam_r(MemorySegment name, MemorySegment pwd, MemorySegment buf, long buflen, MemorySegment result) {
+        try { return (int) getpwnam_r$MH.invokeExact(name, pwd, buf, buflen, result); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int getgrouplist(MemorySegment user, int group, MemorySegment groups, MemorySegment ngroups) {
+        try { return (int) getgrouplist$MH.invokeExact(user, group, groups, ngroups); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+
+    /** Every symbol this class bound (all resolved when the class initialised). */
+    public static List<String> boundSymbols() {
+        return B.names();
+    }
+}

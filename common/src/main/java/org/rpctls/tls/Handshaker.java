@@ -1,0 +1,247 @@
+package org.rpctls.tls;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeoutException;
+import org.rpctls.ffi.CStrings;
+import org.rpctls.ffi.LibC;
+import org.rpctls.ffi.LibCrypto;
+import org.rpctls.ffi.LibSsl;
+import org.rpctls.ffi.OpenSslException;
+import org.rpctls.sys.FdPoller;
+import org.rpctls.sys.SocketFd;
+import org.rpctls.sys.Sockets;
+
+/**
+ * Shakes hands on a connected TCP descriptor, as client or server, within a deadline.
+ *
+ * <p>The socket is made non-blocking for the handshake and OpenSSL is driven with
+ * SSL_do_handshake; when it wants to read or write, the thread parks in {@link FdPoller} until
+ * the socket is ready or the deadline passes. So a silent or slow peer ends in a timeout, never
+ * a hung thread, and a virtual thread never pins its carrier in a blocking read. The original
+ * file status flags are restored afterwards: on FreeBSD O_NONBLOCK is a property of the socket
+ * itself, and the kernel RPC code that takes the socket back expects it blocking.
+ *
+ * <p>Ownership: on success the descriptor moves into the returned {@link TlsSession}; on
+ * failure it stays with the caller (FreeBSD's daemons close it, Linux's DONE needs it first).
+ */
+public final class Handshaker {
+    private Handshaker() {}
+
+    /** FreeBSD's kernel gives an upcall 15 s (CLSET_TIMEOUT) and tries once. */
+    public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(15);
+
+    /**
+     * One handshake's parameters.
+     *
+     * @param timeout    the deadline, from now
+     * @param hostCheck  the name the peer certificate must match
+     * @param certName   client only: the per-mount certificate X (X.pem, Xkey.pem), or null
+     * @param serverName client only: the SNI to send, or null (FreeBSD sends none)
+     * @param keyLog     collect the NSS key log lines (traffic secrets) into the session
+     */
+    public record Request(Duration timeout, HostCheck hostCheck, String certName, String serverName, boolean keyLog) {
+        public static Request defaults() {
+            return new Request(DEFAULT_TIMEOUT, HostCheck.NONE, null, null, false);
+        }
+
+        public Request withTimeout(Duration t) {
+            return new Request(t, hostCheck, certName, serverName, keyLog);
+        }
+
+        public Request withHostCheck(HostCheck h) {
+            return new Request(timeout, h, certName, serverName, keyLog);
+        }
+
+        public Request withCertName(String name) {
+            return new Request(timeout, hostCheck, name, serverName, keyLog);
+        }
+
+        public Request withServerName(String name) {
+            return new Request(timeout, hostCheck, certName, name, keyLog);
+        }
+
+        public Request withKeyLog(boolean on) {
+            return new Request(timeout, hostCheck, certName, serverName, on);
+        }
+    }
+
+    /** Runs the handshake on {@code fd} with {@code context}'s role and settings. */
+    public static TlsSession handshake(TlsContext context, SocketFd fd, Request request)
+            throws HandshakeException, InterruptedException {
+        long deadline = System.nanoTime() + request.timeout().toNanos();
+        int raw = fd.fd();
+        int savedFlags = LibC.fcntl(raw, LibC.F_GETFL);
+        if (savedFlags < 0) throw io("fcntl(F_GETFL)");
+        if (LibC.fcntl(raw, LibC.F_SETFL, savedFlags | LibC.O_NONBLOCK) < 0) throw io("fcntl(F_SETFL)");
+
+        TlsSettings settings = context.settings();
+        LibCrypto.ERR_clear_error();
+        MemorySegment ssl = LibSsl.SSL_new(context.sslCtx());
+        if (ssl.equals(MemorySegment.NULL)) {
+            LibC.fcntl(raw, LibC.F_SETFL, savedFlags);
+            throw new HandshakeException(HandshakeException.Reason.IO, new OpenSslException("SSL_new failed").getMessage());
+        }
+        List<String> keyLog = request.keyLog() ? Collections.synchronizedList(new ArrayList<>()) : List.of();
+        MemorySegment peerCert = MemorySegment.NULL;
+        boolean handedOver = false;
+        try {
+            if (LibSsl.SSL_set_fd(ssl, raw) != 1) {
+                throw new HandshakeException(HandshakeException.Reason.IO, new OpenSslException("SSL_set_fd failed").getMessage());
+            }
+            if (settings.role() == Role.CLIENT) {
+                LibSsl.SSL_set_connect_state(ssl);
+                if (request.certName() != null) useCertificate(ssl, CertNames.resolve(settings.certDir(), request.certName()));
+                if (request.serverName() != null) {
+                    try (Arena arena = Arena.ofConfined()) {
+                        LibSsl.SSL_set_tlsext_host_name(ssl, arena.allocateFrom(request.serverName()));
+                    }
+                }
+            } else {
+                LibSsl.SSL_set_accept_state(ssl);
+            }
+            if (request.keyLog()) OpenSslCallbacks.registerKeylog(ssl, keyLog::add);
+
+            drive(ssl, raw, deadline, request.timeout());
+
+            TlsInfo info = info(ssl);
+            peerCert = LibSsl.SSL_get1_peer_certificate(ssl);
+            PeerCheck peer = checkPeer(ssl, raw, peerCert, settings, request.hostCheck());
+            if (LibC.fcntl(raw, LibC.F_SETFL, savedFlags) < 0) throw io("fcntl(F_SETFL)");
+            TlsSession session = new TlsSession(settings.role(), ssl, fd.release(), peerCert, info, peer, keyLog);
+            handedOver = true;
+            return session;
+        } finally {
+            if (request.keyLog()) OpenSslCallbacks.unregisterKeylog(ssl);
+            if (!handedOver) {
+                if (!peerCert.equals(MemorySegment.NULL)) LibCrypto.X509_free(peerCert);
+                LibSsl.SSL_free(ssl);
+                if (fd.isOpen()) LibC.fcntl(raw, LibC.F_SETFL, savedFlags);
+            }
+        }
+    }
+
+    private static void useCertificate(MemorySegment ssl, CertNames.Files files) throws HandshakeException {
+        for (var p : List.of(files.cert(), files.key())) {
+            if (!java.nio.file.Files.isReadable(p)) {
+                throw new HandshakeException(HandshakeException.Reason.CONFIG, "certificate file " + p + ": not readable or missing");
+            }
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            if (LibSsl.SSL_use_certificate_chain_file(ssl, arena.allocateFrom(files.cert().toString())) != 1
+                    || LibSsl.SSL_use_PrivateKey_file(ssl, arena.allocateFrom(files.key().toString()), LibSsl.SSL_FILETYPE_PEM) != 1
+                    || LibSsl.SSL_check_private_key(ssl) != 1) {
+                throw new HandshakeException(HandshakeException.Reason.CONFIG,
+                        new OpenSslException("cannot use certificate " + files.cert() + " / key " + files.key()).getMessage());
+            }
+        }
+    }
+
+    /** The SSL_do_handshake / poll loop. */
+    private static void drive(MemorySegment ssl, int fd, long deadline, Duration timeout) throws HandshakeException, InterruptedException {
+        while (true) {
+            LibCrypto.ERR_clear_error();
+            int r = LibSsl.SSL_do_handshake(ssl);
+            if (r == 1) return;
+            // Read errno and the error queue at once: both belong to this carrier thread only
+            // until the virtual thread next parks.
+            int errno = LibC.errno();
+            int err = LibSsl.SSL_get_error(ssl, r);
+            switch (err) {
+                case LibSsl.SSL_ERROR_WANT_READ -> await(fd, LibC.POLLIN, deadline, timeout);
+                case LibSsl.SSL_ERROR_WANT_WRITE -> await(fd, LibC.POLLOUT, deadline, timeout);
+                case LibSsl.SSL_ERROR_ZERO_RETURN -> {
+                    LibCrypto.ERR_clear_error();
+                    throw new HandshakeException(HandshakeException.Reason.PEER_CLOSED, "peer sent close_notify during the handshake");
+                }
+                case LibSsl.SSL_ERROR_SYSCALL -> throw syscallFailure(errno);
+                default -> throw protocolFailure(ssl, err);
+            }
+        }
+    }
+
+    private static void await(int fd, short events, long deadline, Duration timeout) throws HandshakeException, InterruptedException {
+        try {
+            FdPoller.shared().await(fd, events, deadline);
+        } catch (TimeoutException e) {
+            throw new HandshakeException(HandshakeException.Reason.TIMEOUT,
+                    "handshake timed out after " + timeout.toMillis() / 1000.0 + " s (peer "
+                            + (events == LibC.POLLIN ? "silent" : "not reading") + ")");
+        }
+    }
+
+    private static HandshakeException syscallFailure(int errno) {
+        List<String> queue = OpenSslException.drainErrorQueue();
+        if (!queue.isEmpty()) {
+            return new HandshakeException(HandshakeException.Reason.PROTOCOL, String.join("; ", queue));
+        }
+        if (errno == 0) {
+            return new HandshakeException(HandshakeException.Reason.PEER_CLOSED, "peer closed the connection during the handshake");
+        }
+        String text = LibC.strerror(errno);
+        boolean reset = text.toLowerCase().contains("reset") || text.toLowerCase().contains("broken pipe");
+        return new HandshakeException(reset ? HandshakeException.Reason.PEER_CLOSED : HandshakeException.Reason.IO,
+                "socket error during the handshake: " + text + " (errno " + errno + ")");
+    }
+
+    private static HandshakeException protocolFailure(MemorySegment ssl, int err) {
+        List<String> queue = OpenSslException.drainErrorQueue();
+        long verify = LibSsl.SSL_get_verify_result(ssl);
+        String text = queue.isEmpty() ? "SSL_do_handshake failed (SSL_get_error " + err + ")" : String.join("; ", queue);
+        if (verify != LibCrypto.X509_V_OK && queue.stream().anyMatch(q -> q.contains("certificate verify failed"))) {
+            return new HandshakeException(HandshakeException.Reason.VERIFY,
+                    "peer certificate verify failed: " + LibCrypto.X509_verify_cert_error_string(verify), verify);
+        }
+        return new HandshakeException(HandshakeException.Reason.PROTOCOL, text);
+    }
+
+    private static HandshakeException io(String call) {
+        return new HandshakeException(HandshakeException.Reason.IO, call + ": " + LibC.strerror(LibC.errno()));
+    }
+
+    static TlsInfo info(MemorySegment ssl) {
+        String cipher = LibSsl.SSL_CIPHER_get_name(LibSsl.SSL_get_current_cipher(ssl));
+        String alpn;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment data = arena.allocate(java.lang.foreign.ValueLayout.ADDRESS);
+            MemorySegment len = arena.allocate(java.lang.foreign.ValueLayout.JAVA_INT);
+            LibSsl.SSL_get0_alpn_selected(ssl, data, len);
+            int n = len.get(java.lang.foreign.ValueLayout.JAVA_INT, 0);
+            alpn = n > 0 ? new String(CStrings.bytes(data.get(java.lang.foreign.ValueLayout.ADDRESS, 0), n), java.nio.charset.StandardCharsets.ISO_8859_1) : null;
+        }
+        boolean send = LibCrypto.BIO_get_ktls_send(LibSsl.SSL_get_wbio(ssl));
+        boolean recv = LibCrypto.BIO_get_ktls_recv(LibSsl.SSL_get_rbio(ssl));
+        return new TlsInfo(LibSsl.SSL_get_version(ssl), cipher, alpn, send, recv);
+    }
+
+    /** Gathers the peer certificate verdict (FreeBSD §2.2 step 5-6, §2.3 step 3). */
+    static PeerCheck checkPeer(MemorySegment ssl, int fd, MemorySegment cert, TlsSettings settings, HostCheck hostCheck) {
+        if (cert.equals(MemorySegment.NULL)) return PeerCheck.none();
+        String subject = X509Names.subject(cert);
+        String issuer = X509Names.issuer(cert);
+        long verify = LibSsl.SSL_get_verify_result(ssl);
+        String verifyError = LibCrypto.X509_verify_cert_error_string(verify);
+
+        boolean checked = !(hostCheck instanceof HostCheck.None);
+        Optional<String> name = switch (hostCheck) {
+            case HostCheck.None n -> Optional.empty();
+            case HostCheck.ReverseDns r -> Sockets.reverseName(fd);
+            case HostCheck.Name n -> Optional.ofNullable(n.name()).filter(s -> !s.isEmpty());
+        };
+        boolean matches = name.isPresent() && X509Names.checkHost(cert, name.get(), hostCheck.flags());
+
+        Optional<org.rpctls.sys.Users.Identity> user = Optional.empty();
+        String userNote = null;
+        if (settings.certUserDomain() != null && verify == LibCrypto.X509_V_OK) {
+            CertUserMapper.Result r = CertUserMapper.map(cert, settings.certUserDomain());
+            user = r.identity();
+            userNote = r.note();
+        }
+        return new PeerCheck(true, subject, issuer, verify, verifyError, name, checked, matches, user, userNote);
+    }
+}

@@ -1,0 +1,243 @@
+package org.rpctls.tls;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.ReentrantLock;
+import org.rpctls.ffi.LibC;
+import org.rpctls.ffi.LibCrypto;
+import org.rpctls.ffi.LibSsl;
+import org.rpctls.ffi.OpenSslException;
+import org.rpctls.sys.FdPoller;
+
+/**
+ * An established TLS connection: the SSL*, the socket descriptor and the peer certificate,
+ * owned here and freed exactly once by {@link #close()}. With kernel TLS the kernel moves the
+ * application data; the session stays for control records (alerts, close_notify) and for an
+ * orderly shutdown, as FreeBSD's ssl_entry does. All SSL calls on it are serialised.
+ */
+public final class TlsSession implements AutoCloseable {
+    /** What a {@link #handleRecord} call found. */
+    public enum RecordResult {
+        /** Nothing arrived within the wait. */
+        NOTHING,
+        /** A control record (an alert, or post-handshake data) was consumed. */
+        CONTROL,
+        /** The peer's close_notify was consumed and answered with ours. */
+        CLOSE_NOTIFY,
+        /** Application data arrived where a control record was expected (FreeBSD logs "SSL_read returned"). */
+        APPLICATION_DATA,
+        /** The connection failed (peer reset, fatal alert). */
+        ERROR
+    }
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Role role;
+    private final MemorySegment ssl;
+    private final int fd;
+    private final MemorySegment peerCert;
+    private final TlsInfo info;
+    private final PeerCheck peer;
+    private final List<String> keyLog;
+    private boolean shutOff;
+    private boolean closed;
+
+    TlsSession(Role role, MemorySegment ssl, int fd, MemorySegment peerCert, TlsInfo info, PeerCheck peer, List<String> keyLog) {
+        this.role = role;
+        this.ssl = ssl;
+        this.fd = fd;
+        this.peerCert = peerCert;
+        this.info = info;
+        this.peer = peer;
+        this.keyLog = keyLog;
+    }
+
+    public Role role() {
+        return role;
+    }
+
+    public int fd() {
+        return fd;
+    }
+
+    public TlsInfo info() {
+        return info;
+    }
+
+    public PeerCheck peer() {
+        return peer;
+    }
+
+    /** NSS key log lines collected during the handshake (empty unless requested). */
+    public List<String> keyLog() {
+        return List.copyOf(keyLog);
+    }
+
+    public boolean isClosed() {
+        lock.lock();
+        try {
+            return closed;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Whether the peer's certificate, which verified at handshake time, is now listed in one
+     * of {@code context}'s CRLs (the SIGHUP re-check, FreeBSD §3.5).
+     */
+    public boolean isRevokedBy(TlsContext context) {
+        lock.lock();
+        try {
+            return !closed && peer.verified() && !peerCert.equals(MemorySegment.NULL) && context.isRevoked(peerCert);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Cuts a revoked connection off: shutdown(SHUT_WR) now, so the kernel sees the end and
+     * later sends DISCONNECT, which then skips close_notify (FreeBSD's "shutoff").
+     */
+    public void shutOff() {
+        lock.lock();
+        try {
+            if (closed || shutOff) return;
+            LibC.shutdown(fd, LibC.SHUT_WR);
+            shutOff = true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public boolean isShutOff() {
+        lock.lock();
+        try {
+            return shutOff;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * HANDLERECORD: a zero-length SSL_read, which processes one non-application-data record
+     * (alert, close_notify) and returns; a received close_notify is answered with ours.
+     * Waits at most {@code wait} for the record to be readable, so a kernel's wrong guess never
+     * blocks the caller.
+     */
+    public RecordResult handleRecord(Duration wait) throws InterruptedException {
+        lock.lock();
+        try {
+            if (closed) return RecordResult.ERROR;
+            try {
+                FdPoller.shared().await(fd, LibC.POLLIN, System.nanoTime() + wait.toNanos());
+            } catch (TimeoutException e) {
+                return RecordResult.NOTHING;
+            }
+            LibCrypto.ERR_clear_error();
+            int r;
+            try (Arena arena = Arena.ofConfined()) {
+                r = LibSsl.SSL_read(ssl, arena.allocate(1), 0);
+            }
+            int err = r > 0 ? LibSsl.SSL_ERROR_NONE : LibSsl.SSL_get_error(ssl, r);
+            LibCrypto.ERR_clear_error();
+            int state = LibSsl.SSL_get_shutdown(ssl);
+            if ((state & LibSsl.SSL_RECEIVED_SHUTDOWN) != 0) {
+                if ((state & LibSsl.SSL_SENT_SHUTDOWN) == 0) {
+                    LibSsl.SSL_shutdown(ssl);
+                    LibCrypto.ERR_clear_error();
+                }
+                return RecordResult.CLOSE_NOTIFY;
+            }
+            if (r > 0) return RecordResult.APPLICATION_DATA;
+            return switch (err) {
+                case LibSsl.SSL_ERROR_WANT_READ, LibSsl.SSL_ERROR_WANT_WRITE, LibSsl.SSL_ERROR_NONE -> RecordResult.CONTROL;
+                case LibSsl.SSL_ERROR_ZERO_RETURN -> RecordResult.CLOSE_NOTIFY;
+                default -> RecordResult.ERROR;
+            };
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Sends application data through OpenSSL (only meaningful without kernel TLS, e.g. in
+     * tests and the handshake probe). Returns the bytes written.
+     */
+    public int write(byte[] data) {
+        lock.lock();
+        try (Arena arena = Arena.ofConfined()) {
+            if (closed) throw new IllegalStateException("session closed");
+            MemorySegment buf = arena.allocate(Math.max(1, data.length));
+            MemorySegment.copy(MemorySegment.ofArray(data), 0, buf, 0, data.length);
+            LibCrypto.ERR_clear_error();
+            int r = LibSsl.SSL_write(ssl, buf, data.length);
+            if (r <= 0) throw new OpenSslException("SSL_write failed (SSL_get_error " + LibSsl.SSL_get_error(ssl, r) + ")");
+            return r;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Reads application data through OpenSSL, waiting at most {@code wait}; returns an empty
+     * array at end of stream or timeout.
+     */
+    public byte[] read(int max, Duration wait) throws InterruptedException {
+        lock.lock();
+        try (Arena arena = Arena.ofConfined()) {
+            if (closed) throw new IllegalStateException("session closed");
+            long deadline = System.nanoTime() + wait.toNanos();
+            MemorySegment buf = arena.allocate(max);
+            while (true) {
+                LibCrypto.ERR_clear_error();
+                int r = LibSsl.SSL_read(ssl, buf, max);
+                if (r > 0) return buf.asSlice(0, r).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                int err = LibSsl.SSL_get_error(ssl, r);
+                LibCrypto.ERR_clear_error();
+                if (err != LibSsl.SSL_ERROR_WANT_READ && err != LibSsl.SSL_ERROR_WANT_WRITE) return new byte[0];
+                try {
+                    FdPoller.shared().await(fd, err == LibSsl.SSL_ERROR_WANT_READ ? LibC.POLLIN : LibC.POLLOUT, deadline);
+                } catch (TimeoutException e) {
+                    return new byte[0];
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * DISCONNECT: close_notify unless already sent (or cut off), shutdown(SHUT_WR), close; frees
+     * the SSL* and the certificate. Idempotent.
+     */
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            if (closed) return;
+            closed = true;
+            // Never block here on a peer that stopped reading: the connection is going away.
+            int flags = LibC.fcntl(fd, LibC.F_GETFL);
+            if (flags >= 0) LibC.fcntl(fd, LibC.F_SETFL, flags | LibC.O_NONBLOCK);
+            if (!shutOff && (LibSsl.SSL_get_shutdown(ssl) & LibSsl.SSL_SENT_SHUTDOWN) == 0) {
+                LibCrypto.ERR_clear_error();
+                LibSsl.SSL_shutdown(ssl);
+                LibCrypto.ERR_clear_error();
+            }
+            LibSsl.SSL_free(ssl);
+            if (!peerCert.equals(MemorySegment.NULL)) LibCrypto.X509_free(peerCert);
+            if (!shutOff) LibC.shutdown(fd, LibC.SHUT_WR);
+            LibC.close(fd);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "TlsSession[" + role + " fd " + fd + " " + info.protocol() + " " + info.cipher() + " " + info.ktlsText() + "]";
+    }
+}
