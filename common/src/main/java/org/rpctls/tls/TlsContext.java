@@ -126,7 +126,11 @@ public final class TlsContext implements AutoCloseable {
             throw new TlsConfigException(openssl("cannot load certificate " + cert));
         }
         if (LibSsl.SSL_CTX_use_PrivateKey_file(ctx, arena.allocateFrom(key.toString()), LibSsl.SSL_FILETYPE_PEM) != 1) {
-            throw new TlsConfigException(openssl("cannot load private key " + key));
+            var queue = OpenSslException.drainErrorQueue();
+            if (queue.stream().anyMatch(e -> e.contains("key values mismatch"))) {
+                throw new TlsConfigException("private key " + key + " does not match certificate " + cert);
+            }
+            throw new TlsConfigException("cannot load private key " + key + ": " + String.join("; ", queue));
         }
         if (LibSsl.SSL_CTX_check_private_key(ctx) != 1) {
             throw new TlsConfigException(openssl("private key " + key + " does not match certificate " + cert));
