@@ -33,6 +33,7 @@ public record DaemonOptions(
         String upcall,              // --upcall=local|netlink (null: from the kernel)
         Path emulatedKernel,        // --emulated-kernel=DIR
         String probe,               // --probe=HOST:PORT (client) / [ADDR:]PORT (server)
+        boolean noKtlsCheck,        // --no-ktls-check (only with --emulated-kernel)
         boolean help,
         boolean version) {
 
@@ -43,10 +44,10 @@ public record DaemonOptions(
     public static String usage(Role role) {
         return role == Role.CLIENT
                 ? "usage: rpc.tlsclntd [-2] [-C available_ciphers] [-D certdir] [-d] [-l CAfile] [-m] [-p CApath] [-r CRLfile] [-v]"
-                  + "\n       [--pidfile=path] [--upcall=local|netlink] [--emulated-kernel=dir] [--probe=host:port]"
+                  + "\n       [--pidfile=path] [--upcall=local|netlink] [--emulated-kernel=dir [--no-ktls-check]] [--probe=host:port]"
                 : "usage: rpc.tlsservd [-2] [-C available_ciphers] [-D certdir] [-d] [-h] [-l CAfile] [-m] [-N max_threads]"
                   + " [-n domain] [-p CApath] [-r CRLfile] [-u] [-v] [-W] [-w]"
-                  + "\n       [--pidfile=path] [--upcall=local|netlink] [--emulated-kernel=dir] [--probe=[addr:]port]";
+                  + "\n       [--pidfile=path] [--upcall=local|netlink] [--emulated-kernel=dir [--no-ktls-check]] [--probe=[addr:]port]";
     }
 
     private static final String CLIENT_SHORT = "2C:D:dl:mp:r:v";
@@ -95,6 +96,11 @@ public record DaemonOptions(
                 }
                 if (name.equals("version")) {
                     o.version = true;
+                    i++;
+                    continue;
+                }
+                if (name.equals("no-ktls-check")) {
+                    o.noKtlsCheck = true;
                     i++;
                     continue;
                 }
@@ -151,7 +157,7 @@ public record DaemonOptions(
 
     private static final class Builder {
         final Role role;
-        boolean tls12, checkHost, mutual, certUser, verbose, help, version;
+        boolean tls12, checkHost, mutual, certUser, verbose, help, version, noKtlsCheck;
         String ciphers, domain, upcall, probe;
         Path certDir, caFile, caDir, crlFile, pidFile, emulatedKernel;
         int debugLevel, maxThreads;
@@ -231,8 +237,11 @@ public record DaemonOptions(
                     throw new UsageException(prog + ": -u requires the -m plus the -l <CAfile> and/or -p <CApath> options", 1);
                 }
             }
+            if (noKtlsCheck && emulatedKernel == null) {
+                throw new UsageException(prog + ": --no-ktls-check is only allowed with --emulated-kernel", 1);
+            }
             return new DaemonOptions(role, tls12, ciphers, certDir, debugLevel, checkHost, caFile, mutual, maxThreads, domain,
-                    caDir, crlFile, certUser, verbose, wildcardFlags, pidFile, upcall, emulatedKernel, probe, help, version);
+                    caDir, crlFile, certUser, verbose, wildcardFlags, pidFile, upcall, emulatedKernel, probe, noKtlsCheck, help, version);
         }
     }
 

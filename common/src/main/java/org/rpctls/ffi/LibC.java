@@ -59,6 +59,15 @@ public final class LibC {
     public static final int EINPROGRESS = FREEBSD ? 36 : 115;
     public static final int ENOTCONN = FREEBSD ? 57 : 107;
     public static final int ERANGE = 34;
+    public static final int EPERM = 1;
+    public static final int ENOENT = 2;
+    public static final int EMSGSIZE = FREEBSD ? 40 : 90;
+    public static final int MSG_PEEK = 0x2;
+    public static final int MSG_TRUNC = FREEBSD ? 0x10 : 0x20;
+    public static final int MSG_DONTWAIT = FREEBSD ? 0x80 : 0x40;
+    public static final int MSG_NOSIGNAL = FREEBSD ? 0x20000 : 0x4000;
+    public static final int MSG_CMSG_CLOEXEC = FREEBSD ? 0x40000 : 0x40000000;
+    public static final int SCM_RIGHTS = 1;
     public static final int NI_NUMERICHOST = FREEBSD ? 0x2 : 0x1;
     public static final int NI_NAMEREQD = FREEBSD ? 0x4 : 0x8;
     public static final int NI_MAXHOST = 1025;
@@ -240,6 +249,22 @@ public final class LibC {
             ERRNO, Linker.Option.firstVariadicArg(2));
     private static final MethodHandle strerror$MH = B.bind("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
     private static final MethodHandle getpid$MH = B.bind("getpid", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle openlog$MH = B.bind("openlog", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT, JAVA_INT));
+    /** syslog(int priority, const char *format, ...) called as syslog(p, "%s", message). */
+    private static final MethodHandle syslog$MH = B.bind("syslog", FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, ADDRESS),
+            Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle setsid$MH = e("setsid", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle open$MH = B.bind("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT),
+            ERRNO, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle dup2$MH = e("dup2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle umask$MH = B.bind("umask", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle unlink$MH = e("unlink", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle dup$MH = e("dup", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    /** long syscall(long number, ...): FreeBSD's rpctls_syscall has no libc wrapper. */
+    private static final MethodHandle syscall$long$MH = B.bind("syscall", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG),
+            ERRNO, Linker.Option.firstVariadicArg(1));
+    private static final MethodHandle syscall$int$ptr$MH = B.bind("syscall", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT, ADDRESS),
+            ERRNO, Linker.Option.firstVariadicArg(1));
 
     public static int close(int fd) {
         MemorySegment s = capture();
@@ -275,6 +300,56 @@ public final class LibC {
     }
     public static String strerror(int errnum) {
         try { return CStrings.read((MemorySegment) strerror$MH.invokeExact(errnum)); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static final int LOG_PID = 0x01;
+    public static final int LOG_NDELAY = 0x08;
+    public static final int LOG_DAEMON = 3 << 3;
+    public static final int LOG_ERR = 3;
+    public static final int LOG_WARNING = 4;
+    public static final int LOG_NOTICE = 5;
+    public static final int LOG_INFO = 6;
+    public static final int LOG_DEBUG = 7;
+    public static final int O_RDWR = 2;
+
+    /** openlog(3); {@code ident} must stay allocated while syslog is used (a global-arena string). */
+    public static void openlog(MemorySegment ident, int option, int facility) {
+        try { openlog$MH.invokeExact(ident, option, facility); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static void syslog(int priority, MemorySegment format, MemorySegment message) {
+        try { syslog$MH.invokeExact(priority, format, message); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int setsid() {
+        MemorySegment s = capture();
+        try { return check((int) setsid$MH.invokeExact(s), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int open(MemorySegment path, int flags) {
+        MemorySegment s = capture();
+        try { return check((int) open$MH.invokeExact(s, path, flags), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int dup2(int from, int to) {
+        MemorySegment s = capture();
+        try { return check((int) dup2$MH.invokeExact(s, from, to), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int umask(int mask) {
+        try { return (int) umask$MH.invokeExact(mask); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int unlink(MemorySegment path) {
+        MemorySegment s = capture();
+        try { return check((int) unlink$MH.invokeExact(s, path), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int dup(int fd) {
+        MemorySegment s = capture();
+        try { return check((int) dup$MH.invokeExact(s, fd), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    /** syscall(number, (uint64_t) arg): FreeBSD 15's rpctls_syscall(socookie). */
+    public static int syscall(long number, long arg) {
+        MemorySegment s = capture();
+        try { return check((int) syscall$long$MH.invokeExact(s, number, arg), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    /** syscall(number, (int) op, (char *) path): FreeBSD 13/14's rpctls_syscall(op, path). */
+    public static int syscall(long number, int op, MemorySegment path) {
+        MemorySegment s = capture();
+        try { return check((int) syscall$int$ptr$MH.invokeExact(s, number, op, path), s); } catch (Throwable t) { throw Binder.rethrow(t); }
     }
     public static int getpid() {
         try { return (int) getpid$MH.invokeExact(); } catch (Throwable t) { throw Binder.rethrow(t); }

@@ -7,6 +7,8 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.rpctls.ffi.CStrings;
 import org.rpctls.ffi.LibC;
@@ -44,30 +46,37 @@ public final class Handshaker {
      * @param certName   client only: the per-mount certificate X (X.pem, Xkey.pem), or null
      * @param serverName client only: the SNI to send, or null (FreeBSD sends none)
      * @param keyLog     collect the NSS key log lines (traffic secrets) into the session
+     * @param cpuSlots   if set, a permit is held only while OpenSSL computes (never while waiting
+     *                   for the peer): this bounds the handshakes using CPU at once (-N)
      */
-    public record Request(Duration timeout, HostCheck hostCheck, String certName, String serverName, boolean keyLog) {
+    public record Request(Duration timeout, HostCheck hostCheck, String certName, String serverName, boolean keyLog,
+                          Semaphore cpuSlots) {
         public static Request defaults() {
-            return new Request(DEFAULT_TIMEOUT, HostCheck.NONE, null, null, false);
+            return new Request(DEFAULT_TIMEOUT, HostCheck.NONE, null, null, false, null);
         }
 
         public Request withTimeout(Duration t) {
-            return new Request(t, hostCheck, certName, serverName, keyLog);
+            return new Request(t, hostCheck, certName, serverName, keyLog, cpuSlots);
         }
 
         public Request withHostCheck(HostCheck h) {
-            return new Request(timeout, h, certName, serverName, keyLog);
+            return new Request(timeout, h, certName, serverName, keyLog, cpuSlots);
         }
 
         public Request withCertName(String name) {
-            return new Request(timeout, hostCheck, name, serverName, keyLog);
+            return new Request(timeout, hostCheck, name, serverName, keyLog, cpuSlots);
         }
 
         public Request withServerName(String name) {
-            return new Request(timeout, hostCheck, certName, name, keyLog);
+            return new Request(timeout, hostCheck, certName, name, keyLog, cpuSlots);
         }
 
         public Request withKeyLog(boolean on) {
-            return new Request(timeout, hostCheck, certName, serverName, on);
+            return new Request(timeout, hostCheck, certName, serverName, on, cpuSlots);
+        }
+
+        public Request withCpuSlots(Semaphore slots) {
+            return new Request(timeout, hostCheck, certName, serverName, keyLog, slots);
         }
     }
 
@@ -107,7 +116,7 @@ public final class Handshaker {
             }
             if (request.keyLog()) OpenSslCallbacks.registerKeylog(ssl, keyLog::add);
 
-            drive(ssl, raw, deadline, request.timeout());
+            drive(ssl, raw, deadline, request.timeout(), request.cpuSlots());
 
             TlsInfo info = info(ssl);
             peerCert = LibSsl.SSL_get1_peer_certificate(ssl);
@@ -143,26 +152,41 @@ public final class Handshaker {
     }
 
     /** The SSL_do_handshake / poll loop. */
-    private static void drive(MemorySegment ssl, int fd, long deadline, Duration timeout) throws HandshakeException, InterruptedException {
+    private static void drive(MemorySegment ssl, int fd, long deadline, Duration timeout, Semaphore slots)
+            throws HandshakeException, InterruptedException {
         while (true) {
-            LibCrypto.ERR_clear_error();
-            int r = LibSsl.SSL_do_handshake(ssl);
-            if (r == 1) return;
-            // Read errno and the error queue at once: both belong to this carrier thread only
-            // until the virtual thread next parks.
-            int errno = LibC.errno();
-            int err = LibSsl.SSL_get_error(ssl, r);
+            if (slots != null && !slots.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                throw new HandshakeException(HandshakeException.Reason.TIMEOUT,
+                        "handshake timed out after " + timeout.toMillis() / 1000.0 + " s (waiting for a free handshake slot)");
+            }
+            int r;
+            int errno;
+            int err;
+            try {
+                LibCrypto.ERR_clear_error();
+                r = LibSsl.SSL_do_handshake(ssl);
+                if (r == 1) return;
+                // Read errno and the error queue at once: both belong to this carrier thread only
+                // until the virtual thread next parks (releasing a permit never parks).
+                errno = LibC.errno();
+                err = LibSsl.SSL_get_error(ssl, r);
+                if (err != LibSsl.SSL_ERROR_WANT_READ && err != LibSsl.SSL_ERROR_WANT_WRITE) {
+                    throw err == LibSsl.SSL_ERROR_SYSCALL ? syscallFailure(errno)
+                            : err == LibSsl.SSL_ERROR_ZERO_RETURN ? zeroReturn() : protocolFailure(ssl, err);
+                }
+            } finally {
+                if (slots != null) slots.release();
+            }
             switch (err) {
                 case LibSsl.SSL_ERROR_WANT_READ -> await(fd, LibC.POLLIN, deadline, timeout);
-                case LibSsl.SSL_ERROR_WANT_WRITE -> await(fd, LibC.POLLOUT, deadline, timeout);
-                case LibSsl.SSL_ERROR_ZERO_RETURN -> {
-                    LibCrypto.ERR_clear_error();
-                    throw new HandshakeException(HandshakeException.Reason.PEER_CLOSED, "peer sent close_notify during the handshake");
-                }
-                case LibSsl.SSL_ERROR_SYSCALL -> throw syscallFailure(errno);
-                default -> throw protocolFailure(ssl, err);
+                default -> await(fd, LibC.POLLOUT, deadline, timeout);
             }
         }
+    }
+
+    private static HandshakeException zeroReturn() {
+        LibCrypto.ERR_clear_error();
+        return new HandshakeException(HandshakeException.Reason.PEER_CLOSED, "peer sent close_notify during the handshake");
     }
 
     private static void await(int fd, short events, long deadline, Duration timeout) throws HandshakeException, InterruptedException {

@@ -210,6 +210,23 @@ public final class TlsSession implements AutoCloseable {
     }
 
     /**
+     * Drops a connection the daemon refuses right after the handshake, as FreeBSD does: the
+     * SSL* is freed with no close_notify and no shutdown(2), and the descriptor is closed.
+     */
+    public void abandon() {
+        lock.lock();
+        try {
+            if (closed) return;
+            closed = true;
+            LibSsl.SSL_free(ssl);
+            if (!peerCert.equals(MemorySegment.NULL)) LibCrypto.X509_free(peerCert);
+            LibC.close(fd);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
      * DISCONNECT: close_notify unless already sent (or cut off), shutdown(SHUT_WR), close; frees
      * the SSL* and the certificate. Idempotent.
      */

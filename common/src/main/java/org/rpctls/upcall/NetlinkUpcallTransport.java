@@ -1,0 +1,179 @@
+package org.rpctls.upcall;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.CompletionHandler;
+import java.util.List;
+import org.dcache.oncrpc4j.rpc.ReplyQueue;
+import org.dcache.oncrpc4j.rpc.RpcAuthError;
+import org.dcache.oncrpc4j.rpc.RpcAuthException;
+import org.dcache.oncrpc4j.rpc.RpcAuthStat;
+import org.dcache.oncrpc4j.rpc.RpcTransport;
+import org.dcache.oncrpc4j.xdr.Xdr;
+import org.rpctls.netlink.MalformedNetlinkException;
+import org.rpctls.netlink.NetlinkMessage;
+import org.rpctls.netlink.NetlinkSocket;
+import org.rpctls.rpc.RpcPrograms;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Version 2 (FreeBSD 15): the kernel multicasts each upcall as an RPCNL_REQUEST of the generic
+ * netlink family "rpc" to the role's group ("tlsclnt" / "tlsserv"), the ONC RPC CALL (no record
+ * mark) in RPCNL_REQUEST_BODY; the daemon answers with a unicast RPCNL_REPLY whose nlmsg_seq is
+ * the xid (clnt_nl.c, svc_nl.c). Messages for other groups, families or commands are ignored,
+ * as svc_nl does.
+ */
+public final class NetlinkUpcallTransport implements UpcallTransport, RpcTransport {
+    private static final Logger LOG = LoggerFactory.getLogger("rpctls");
+
+    public static final int RPCNL_REQUEST = 1;
+    public static final int RPCNL_REPLY = 2;
+    public static final int RPCNL_REQUEST_GROUP = 1;
+    public static final int RPCNL_REQUEST_BODY = 2;
+    public static final int RPCNL_REPLY_GROUP = 3;
+    public static final int RPCNL_REPLY_BODY = 4;
+
+    private final NetlinkSocket socket;
+    private final int familyId;
+    private final int groupId;
+    private final String groupName;
+    private final ReplyQueue replyQueue = new ReplyQueue();
+    private volatile boolean closed;
+    private Thread reader;
+
+    public NetlinkUpcallTransport(NetlinkSocket socket, int familyId, int groupId, String groupName) {
+        this.socket = socket;
+        this.familyId = familyId;
+        this.groupId = groupId;
+        this.groupName = groupName;
+    }
+
+    @Override
+    public void start(RpcPrograms programs) throws IOException {
+        socket.joinGroup(groupId);
+        // A platform thread: it blocks in recv(2) for the life of the daemon.
+        reader = Thread.ofPlatform().daemon().name("netlink " + groupName).start(() -> readLoop(programs));
+    }
+
+    private void readLoop(RpcPrograms programs) {
+        while (!closed) {
+            byte[] packet;
+            try {
+                packet = socket.receive();
+            } catch (IOException e) {
+                if (!closed) LOG.error("netlink receive failed: {}", e.getMessage());
+                return;
+            }
+            if (packet == null) {
+                if (!closed) LOG.error("netlink socket closed by the kernel side");
+                return;
+            }
+            List<NetlinkMessage> messages;
+            try {
+                messages = NetlinkMessage.parseAll(packet);
+            } catch (MalformedNetlinkException e) {
+                LOG.info("netlink packet of {} bytes dropped: {}", packet.length, e.getMessage());
+                continue;
+            }
+            for (NetlinkMessage m : messages) {
+                byte[] body = requestBody(m);
+                if (body != null) programs.handle(body, this);
+            }
+        }
+    }
+
+    /** The RPC CALL in an RPCNL_REQUEST for our group, or null for anything else. */
+    byte[] requestBody(NetlinkMessage m) {
+        if (m.type() != familyId || m.cmd() != RPCNL_REQUEST) return null;
+        try {
+            var group = m.attr(RPCNL_REQUEST_GROUP);
+            if (group.isEmpty() || group.get().u32() != groupId) return null;
+        } catch (MalformedNetlinkException e) {
+            LOG.info("RPCNL_REQUEST dropped: {}", e.getMessage());
+            return null;
+        }
+        var body = m.attr(RPCNL_REQUEST_BODY);
+        if (body.isEmpty()) {
+            LOG.info("RPCNL_REQUEST seq {} without a body dropped", Integer.toUnsignedString(m.seq()));
+            return null;
+        }
+        return body.get().value();
+    }
+
+    /** The RPCNL_REPLY carrying an encoded RPC reply; nlmsg_seq is the reply's xid. */
+    public static byte[] replyMessage(int familyId, int groupId, byte[] rpcReply) {
+        int xid = ByteBuffer.wrap(rpcReply).getInt();
+        return new NetlinkMessage(familyId, NetlinkMessage.NLM_F_REQUEST, xid, 0, RPCNL_REPLY, 0,
+                List.of(NetlinkMessage.Attr.u32(RPCNL_REPLY_GROUP, groupId), new NetlinkMessage.Attr(RPCNL_REPLY_BODY, rpcReply))).encode();
+    }
+
+    @Override
+    public <A> void send(Xdr xdr, A attachment, CompletionHandler<Integer, ? super A> handler) {
+        ByteBuffer b = RpcPrograms.bytes(xdr);
+        byte[] reply = new byte[b.remaining()];
+        b.get(reply);
+        try {
+            socket.send(replyMessage(familyId, groupId, reply));
+        } catch (IOException e) {
+            handler.failed(e, attachment);
+            return;
+        }
+        handler.completed(reply.length, attachment);
+    }
+
+    @Override
+    public String describe() {
+        return "netlink family \"rpc\" (id " + familyId + ") group \"" + groupName + "\" (id " + groupId + ")";
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        socket.close();
+        if (reader != null) {
+            try {
+                reader.join(2000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        replyQueue.shutdown();
+    }
+
+    @Override
+    public ReplyQueue getReplyQueue() {
+        return replyQueue;
+    }
+
+    @Override
+    public boolean isOpen() {
+        return !closed;
+    }
+
+    @Override
+    public InetSocketAddress getLocalSocketAddress() {
+        return RpcPrograms.LOCAL;
+    }
+
+    @Override
+    public InetSocketAddress getRemoteSocketAddress() {
+        return RpcPrograms.LOCAL;
+    }
+
+    @Override
+    public RpcTransport getPeerTransport() {
+        return this;
+    }
+
+    @Override
+    public void startTLS() throws RpcAuthException {
+        throw new RpcAuthException("AUTH_TLS on a netlink upcall", new RpcAuthError(RpcAuthStat.AUTH_REJECTEDCRED));
+    }
+
+    @Override
+    public boolean isTLS() {
+        return false;
+    }
+}
