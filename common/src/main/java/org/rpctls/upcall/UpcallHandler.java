@@ -41,6 +41,12 @@ public final class UpcallHandler {
     public record Config(Role role, boolean mutual, boolean verifyConfigured, HostCheck hostCheck, boolean requireKtls,
                          boolean verbose, Duration timeout, int handshakeSlots) {}
 
+    /**
+     * How long HANDLERECORD waits for the record the kernel saw. FreeBSD's daemon blocks in
+     * SSL_read; the kernel only asks when a record is queued, so this is a guard, not a delay.
+     */
+    static final Duration HANDLERECORD_WAIT = Duration.ofSeconds(2);
+
     private final Config config;
     private final AtomicReference<TlsContext> context;
     private final SocketSource sockets;
@@ -202,7 +208,7 @@ public final class UpcallHandler {
             if (config.verbose()) LOG.info("{}_handlerecord: no session for {}", name, key);
             return Rpctls.RPCTLSERR_NOSSL;
         }
-        TlsSession.RecordResult r = e.session().handleRecord(Duration.ofSeconds(5));
+        TlsSession.RecordResult r = e.session().handleRecord(HANDLERECORD_WAIT);
         switch (r) {
             case APPLICATION_DATA -> LOG.error("{}_handlerecord: SSL_read returned application data ({} {})", name, e.peer(), key);
             case CLOSE_NOTIFY -> {

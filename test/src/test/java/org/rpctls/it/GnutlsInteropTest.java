@@ -88,7 +88,7 @@ class GnutlsInteropTest {
     @Test
     void clientCertificateAcceptedByGnutlsServThatRequiresOne() throws Exception {
         int port = PeerProcess.freePort();
-        try (var server = gnutlsServ(port, TLS13, "--require-client-cert", "--x509cafile", pki.main.caCert.toString());
+        try (var server = gnutlsServ(port, TLS13, "--require-client-cert", "--verify-client-cert", "--x509cafile", pki.main.caCert.toString());
              var ctx = TlsContext.create(pki.client().withOwnCert(true));
              var s = connect(ctx, port, REQ)) {
             echo(s, "mutual\n");

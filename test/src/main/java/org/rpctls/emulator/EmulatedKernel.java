@@ -1,0 +1,249 @@
+package org.rpctls.emulator;
+
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import org.dcache.oncrpc4j.rpc.ReplyQueue;
+import org.dcache.oncrpc4j.xdr.XdrAble;
+import org.dcache.oncrpc4j.xdr.XdrVoid;
+import org.rpctls.ffi.LibC;
+import org.rpctls.rpc.Rpctls;
+import org.rpctls.rpc.RpctlscdV1;
+import org.rpctls.rpc.RpctlscdV2;
+import org.rpctls.rpc.RpctlssdV1;
+import org.rpctls.rpc.RpctlssdV2;
+import org.rpctls.rpc.XdrReader;
+import org.rpctls.sys.SocketFd;
+import org.rpctls.tls.Role;
+
+/**
+ * An emulated FreeBSD kernel for rpc.tlsclntd / rpc.tlsservd started with
+ * {@code --emulated-kernel=DIR}: the kernel's RPC client side of the upcall programs, in either
+ * generation, and the socket hand-over that rpctls_syscall does.
+ *
+ * <ul>
+ * <li>version 1 (13/14): connects to DIR/rpc.tls{clnt,serv}d.sock, ONC RPC with record marking;
+ *     upcalls are serialised and the daemon claims "the socket pending for the current upcall";
+ * <li>version 2 (15): DIR/rpcnl.sock carries netlink messages; each upcall has a socket cookie;
+ * <li>every call is AUTH_NONE, tried once, with the kernel's 15 s timeout; after a failed call
+ *     the socket is closed if the daemon never took it and shut down for reading if it did
+ *     (rpctls_rpc_failed).
+ * </ul>
+ * The TCP sockets stay owned by the caller, as the kernel keeps its own reference.
+ */
+public final class EmulatedKernel implements AutoCloseable {
+    public static final long UPCALL_TIMEOUT_MILLIS = 15_000;
+
+    private final Path dir;
+    private final int version;
+    private final long timeoutMillis;
+    private final ReplyQueue replyQueue = new ReplyQueue();
+    private final SocketBroker broker;
+    private final NetlinkBus bus;
+    private final LocalKernelSide localClient;
+    private final LocalKernelSide localServer;
+    private final ReentrantLock v1Busy = new ReentrantLock(true);
+    private final AtomicLong nextCookie = new AtomicLong(0xfffff80012340000L);
+
+    /** How the kernel refers to a daemon's session. */
+    public sealed interface SessionRef {
+        record Triple(long sec, long usec, long refno) implements SessionRef {}
+
+        record Cookie(long socookie) implements SessionRef {}
+    }
+
+    public record ClientResult(int reterr, SessionRef ref) {}
+
+    /** A server CONNECT: {@code replied} is false when the daemon sent no reply before the timeout. */
+    public record ServerResult(boolean replied, int flags, int uid, int[] gids, SessionRef ref) {}
+
+    public EmulatedKernel(Path dir, int version) throws IOException {
+        this(dir, version, UPCALL_TIMEOUT_MILLIS);
+    }
+
+    public EmulatedKernel(Path dir, int version, long timeoutMillis) throws IOException {
+        this.dir = Files.createDirectories(dir);
+        this.version = version;
+        this.timeoutMillis = timeoutMillis;
+        this.broker = new SocketBroker(dir.resolve("broker.sock"));
+        if (version == Rpctls.VERSION_2) {
+            bus = new NetlinkBus(dir.resolve("rpcnl.sock"), replyQueue);
+            localClient = null;
+            localServer = null;
+        } else {
+            bus = null;
+            localClient = new LocalKernelSide(dir.resolve("rpc.tlsclntd.sock"), Rpctls.RPCTLSCD, timeoutMillis, replyQueue);
+            localServer = new LocalKernelSide(dir.resolve("rpc.tlsservd.sock"), Rpctls.RPCTLSSD, timeoutMillis, replyQueue);
+        }
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public int version() {
+        return version;
+    }
+
+    /** How many sockets daemons have claimed from the broker so far. */
+    public int claims() {
+        return broker.claims();
+    }
+
+    KernelSide side(Role role) {
+        int prog = role == Role.CLIENT ? Rpctls.RPCTLSCD : Rpctls.RPCTLSSD;
+        if (version == Rpctls.VERSION_2) return bus.side(prog, role == Role.CLIENT ? 1 : 2, timeoutMillis);
+        return role == Role.CLIENT ? localClient : localServer;
+    }
+
+    /** Waits until the daemon of {@code role} can be reached (v1: its socket accepts; v2: it joined the bus). */
+    public void awaitDaemon(Role role, int v2Connections, Duration timeout) throws InterruptedException {
+        long end = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < end) {
+            if (version == Rpctls.VERSION_2) {
+                if (bus.connectedDaemons() >= v2Connections) return;
+            } else {
+                Path p = dir.resolve(role == Role.CLIENT ? "rpc.tlsclntd.sock" : "rpc.tlsservd.sock");
+                if (Files.exists(p)) {
+                    try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                        ch.connect(UnixDomainSocketAddress.of(p));
+                        return;
+                    } catch (IOException e) {
+                        // not yet listening
+                    }
+                }
+            }
+            Thread.sleep(20);
+        }
+        throw new IllegalStateException("daemon for " + role + " not reachable in " + dir + " within " + timeout);
+    }
+
+    // ---------------------------------------------------------------- the four procedures
+
+    public void nullCall(Role role) throws IOException, TimeoutException, InterruptedException {
+        side(role).call(Rpctls.NULLPROC, XdrVoid.XDR_VOID, x -> null);
+    }
+
+    /** The client-side CONNECT upcall for TCP socket {@code tcp}, with tlscertname {@code certname} (or ""). */
+    public ClientResult clientConnect(SocketFd tcp, String certname) throws IOException, InterruptedException {
+        byte[] name = certname.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        if (version == Rpctls.VERSION_1) {
+            v1Busy.lock();
+            try {
+                broker.offer(0, tcp);
+                try {
+                    var r = side(Role.CLIENT).call(Rpctls.CONNECT, new RpctlscdV1.ConnectArg(name), RpctlscdV1.ConnectRes::decode);
+                    return new ClientResult(r.reterr(), new SessionRef.Triple(r.sec(), r.usec(), r.ssl()));
+                } catch (TimeoutException e) {
+                    failed(0, tcp);
+                    return new ClientResult(-1, null);
+                } finally {
+                    broker.withdraw(0);
+                }
+            } finally {
+                v1Busy.unlock();
+            }
+        }
+        long cookie = nextCookie.addAndGet(0x100);
+        broker.offer(cookie, tcp);
+        try {
+            var r = side(Role.CLIENT).call(Rpctls.CONNECT, new RpctlscdV2.ConnectArg(cookie, name), RpctlscdV2.ConnectRes::decode);
+            broker.withdraw(cookie);
+            return new ClientResult(r.reterr(), new SessionRef.Cookie(cookie));
+        } catch (TimeoutException e) {
+            failed(cookie, tcp);
+            return new ClientResult(-1, null);
+        }
+    }
+
+    /** The server-side CONNECT upcall for TCP socket {@code tcp}. */
+    public ServerResult serverConnect(SocketFd tcp) throws IOException, InterruptedException {
+        if (version == Rpctls.VERSION_1) {
+            v1Busy.lock();
+            try {
+                broker.offer(0, tcp);
+                try {
+                    var r = side(Role.SERVER).call(Rpctls.CONNECT, XdrVoid.XDR_VOID, RpctlssdV1.ConnectRes::decode);
+                    return new ServerResult(true, r.flags(), r.uid(), r.gid(), new SessionRef.Triple(r.sec(), r.usec(), r.ssl()));
+                } catch (TimeoutException e) {
+                    failed(0, tcp);
+                    return new ServerResult(false, 0, 0, new int[0], null);
+                } finally {
+                    broker.withdraw(0);
+                }
+            } finally {
+                v1Busy.unlock();
+            }
+        }
+        long cookie = nextCookie.addAndGet(0x100);
+        broker.offer(cookie, tcp);
+        try {
+            var r = side(Role.SERVER).call(Rpctls.CONNECT, new RpctlssdV2.ConnectArg(cookie), RpctlssdV2.ConnectRes::decode);
+            broker.withdraw(cookie);
+            return new ServerResult(true, r.flags(), r.uid(), r.gid(), new SessionRef.Cookie(cookie));
+        } catch (TimeoutException e) {
+            failed(cookie, tcp);
+            return new ServerResult(false, 0, 0, new int[0], null);
+        }
+    }
+
+    /** rpctls_rpc_failed: a socket the daemon never took is closed; one it took is shut down for reading. */
+    private void failed(long cookie, SocketFd tcp) {
+        if (broker.withdraw(cookie)) LibC.shutdown(tcp.fd(), LibC.SHUT_RDWR);
+        else LibC.shutdown(tcp.fd(), LibC.SHUT_RD);
+    }
+
+    /** HANDLERECORD for a session: what the kernel does when its TLS receive path meets a non-application record. */
+    public int handleRecord(Role role, SessionRef ref) throws IOException, TimeoutException, InterruptedException {
+        return switch (ref) {
+            case SessionRef.Triple t -> role == Role.CLIENT
+                    ? side(role).call(Rpctls.HANDLERECORD, new RpctlscdV1.HandlerecordArg(t.sec(), t.usec(), t.refno()),
+                            RpctlscdV1.HandlerecordRes::decode).reterr()
+                    : side(role).call(Rpctls.HANDLERECORD, new RpctlssdV1.HandlerecordArg(t.sec(), t.usec(), t.refno()),
+                            RpctlssdV1.HandlerecordRes::decode).reterr();
+            case SessionRef.Cookie c -> role == Role.CLIENT
+                    ? side(role).call(Rpctls.HANDLERECORD, new RpctlscdV2.HandlerecordArg(c.socookie()), RpctlscdV2.HandlerecordRes::decode).reterr()
+                    : side(role).call(Rpctls.HANDLERECORD, new RpctlssdV2.HandlerecordArg(c.socookie()), RpctlssdV2.HandlerecordRes::decode).reterr();
+        };
+    }
+
+    /** DISCONNECT for a session: the kernel destroys the connection. */
+    public int disconnect(Role role, SessionRef ref) throws IOException, TimeoutException, InterruptedException {
+        return switch (ref) {
+            case SessionRef.Triple t -> role == Role.CLIENT
+                    ? side(role).call(Rpctls.DISCONNECT, new RpctlscdV1.DisconnectArg(t.sec(), t.usec(), t.refno()),
+                            RpctlscdV1.DisconnectRes::decode).reterr()
+                    : side(role).call(Rpctls.DISCONNECT, new RpctlssdV1.DisconnectArg(t.sec(), t.usec(), t.refno()),
+                            RpctlssdV1.DisconnectRes::decode).reterr();
+            case SessionRef.Cookie c -> role == Role.CLIENT
+                    ? side(role).call(Rpctls.DISCONNECT, new RpctlscdV2.DisconnectArg(c.socookie()), RpctlscdV2.DisconnectRes::decode).reterr()
+                    : side(role).call(Rpctls.DISCONNECT, new RpctlssdV2.DisconnectArg(c.socookie()), RpctlssdV2.DisconnectRes::decode).reterr();
+        };
+    }
+
+    /** Any call, for tests of bad upcalls (wrong procedure, garbage arguments). */
+    public <T> T call(Role role, int proc, XdrAble args, XdrReader.Decoder<T> result) throws IOException, TimeoutException, InterruptedException {
+        return side(role).call(proc, args, result);
+    }
+
+    /** Raw bytes to the daemon (a record-marked message in v1, a netlink packet in v2); its raw answer or null. */
+    public byte[] raw(Role role, byte[] message, Duration wait) throws IOException, InterruptedException {
+        return side(role).raw(message, wait.toMillis());
+    }
+
+    @Override
+    public void close() {
+        broker.close();
+        if (bus != null) bus.close();
+        if (localClient != null) localClient.close();
+        if (localServer != null) localServer.close();
+        replyQueue.shutdown();
+    }
+}

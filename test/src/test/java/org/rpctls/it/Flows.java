@@ -1,0 +1,71 @@
+package org.rpctls.it;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.rpctls.emulator.EmulatedKernel;
+import org.rpctls.sys.SocketFd;
+import org.rpctls.sys.Sockets;
+import org.rpctls.tls.Handshaker;
+import org.rpctls.tls.Role;
+import org.rpctls.tls.TlsContext;
+import org.rpctls.tls.TlsSession;
+
+/** Building blocks of the daemon tests: an emulated kernel with one daemon, and TCP connections whose far end is a real TLS stack. */
+final class Flows {
+    private Flows() {}
+
+    /** An emulated kernel plus a daemon of one role in one generation. */
+    record Setup(EmulatedKernel kernel, DaemonProcess daemon, Loopback loop, Path dir) implements AutoCloseable {
+        @Override
+        public void close() {
+            daemon.close();
+            kernel.close();
+            loop.close();
+        }
+    }
+
+    static Setup start(int version, Role role, String... args) throws Exception {
+        Path dir = Files.createTempDirectory(TestPki.get().base, "emu");
+        var kernel = new EmulatedKernel(dir, version);
+        List<String> all = new ArrayList<>(List.of("--upcall=" + (version == 1 ? "local" : "netlink")));
+        all.addAll(List.of(args));
+        DaemonProcess daemon;
+        try {
+            daemon = DaemonProcess.startEmulated(role, dir, all.toArray(String[]::new));
+        } catch (Throwable t) {
+            kernel.close();
+            throw t;
+        }
+        kernel.awaitDaemon(role, 1, Duration.ofSeconds(10));
+        return new Setup(kernel, daemon, new Loopback(), dir);
+    }
+
+    /** A connected TCP pair over loopback: [0] the connecting end, [1] the accepted end. */
+    static SocketFd[] tcpPair(Loopback loop) throws Exception {
+        SocketFd c = Sockets.connectTcp(loop.address, Duration.ofSeconds(5));
+        SocketFd a = Sockets.accept(loop.listener(), Duration.ofSeconds(5));
+        return new SocketFd[] {c, a};
+    }
+
+    /** Runs an engine handshake on {@code fd} in the background (the NFS peer of the daemon). */
+    static CompletableFuture<TlsSession> engineHandshake(TlsContext ctx, SocketFd fd, Handshaker.Request req) {
+        var f = new CompletableFuture<TlsSession>();
+        Thread.ofVirtual().start(() -> {
+            try {
+                f.complete(Handshaker.handshake(ctx, fd, req));
+            } catch (Throwable t) {
+                f.completeExceptionally(t);
+            }
+        });
+        return f;
+    }
+
+    static <T> T get(CompletableFuture<T> f) throws Exception {
+        return f.get(30, TimeUnit.SECONDS);
+    }
+}
