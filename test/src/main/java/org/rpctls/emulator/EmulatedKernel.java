@@ -140,6 +140,7 @@ public final class EmulatedKernel implements AutoCloseable {
                 broker.offer(0, tcp);
                 try {
                     var r = side(Role.CLIENT).call(Rpctls.CONNECT, new RpctlscdV1.ConnectArg(name), RpctlscdV1.ConnectRes::decode);
+                    if (r.reterr() != Rpctls.RPCTLSERR_OK) dropped(tcp);
                     return new ClientResult(r.reterr(), new SessionRef.Triple(r.sec(), r.usec(), r.ssl()));
                 } catch (TimeoutException e) {
                     failed(0, tcp);
@@ -156,6 +157,7 @@ public final class EmulatedKernel implements AutoCloseable {
         try {
             var r = side(Role.CLIENT).call(Rpctls.CONNECT, new RpctlscdV2.ConnectArg(cookie, name), RpctlscdV2.ConnectRes::decode);
             broker.withdraw(cookie);
+            if (r.reterr() != Rpctls.RPCTLSERR_OK) dropped(tcp);
             return new ClientResult(r.reterr(), new SessionRef.Cookie(cookie));
         } catch (TimeoutException e) {
             failed(cookie, tcp);
@@ -171,6 +173,7 @@ public final class EmulatedKernel implements AutoCloseable {
                 broker.offer(0, tcp);
                 try {
                     var r = side(Role.SERVER).call(Rpctls.CONNECT, XdrVoid.XDR_VOID, RpctlssdV1.ConnectRes::decode);
+                    if ((r.flags() & RPCTLS_FLAGS_HANDSHAKE) == 0) dropped(tcp);
                     return new ServerResult(true, r.flags(), r.uid(), r.gid(), new SessionRef.Triple(r.sec(), r.usec(), r.ssl()));
                 } catch (TimeoutException e) {
                     failed(0, tcp);
@@ -187,11 +190,23 @@ public final class EmulatedKernel implements AutoCloseable {
         try {
             var r = side(Role.SERVER).call(Rpctls.CONNECT, new RpctlssdV2.ConnectArg(cookie), RpctlssdV2.ConnectRes::decode);
             broker.withdraw(cookie);
+            if ((r.flags() & RPCTLS_FLAGS_HANDSHAKE) == 0) dropped(tcp);
             return new ServerResult(true, r.flags(), r.uid(), r.gid(), new SessionRef.Cookie(cookie));
         } catch (TimeoutException e) {
             failed(cookie, tcp);
             return new ServerResult(false, 0, 0, new int[0], null);
         }
+    }
+
+    private static final int RPCTLS_FLAGS_HANDSHAKE = 0x01;
+
+    /**
+     * The kernel gives up a connection whose handshake failed (client: reterr != OK; server: no
+     * HANDSHAKE flag): the daemon has closed its descriptor and, in FreeBSD, that close already
+     * disconnects the socket. Here the test still holds the other descriptor, so shut it down.
+     */
+    private static void dropped(SocketFd tcp) {
+        if (tcp.isOpen()) LibC.shutdown(tcp.fd(), LibC.SHUT_RDWR);
     }
 
     /** rpctls_rpc_failed: a socket the daemon never took is closed; one it took is shut down for reading. */
