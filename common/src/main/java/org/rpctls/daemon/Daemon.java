@@ -116,7 +116,7 @@ public final class Daemon {
         SessionTable sessions = new SessionTable(start.getEpochSecond(), start.getNano() / 1000);
         int slots = options.maxThreads() > 0 ? options.maxThreads() : Runtime.getRuntime().availableProcessors();
         var config = new UpcallHandler.Config(options.role(), options.mutual(), options.caFile() != null || options.caDir() != null,
-                options.hostCheck(), !options.noKtlsCheck(), options.verbose(), Handshaker.DEFAULT_TIMEOUT, slots);
+                options.hostCheck(), !options.noKtlsCheck(), options.verbose(), Duration.ofSeconds(options.handshakeTimeout()), slots);
         handler = new UpcallHandler(config, ctx, sockets, sessions);
         RpcPrograms programs = new RpcPrograms();
         if (options.role() == Role.CLIENT) programs.register(Rpctls.RPCTLSCD, version, new RpctlscdProgram(handler, version));

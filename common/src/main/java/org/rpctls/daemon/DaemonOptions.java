@@ -34,6 +34,7 @@ public record DaemonOptions(
         Path emulatedKernel,        // --emulated-kernel=DIR
         String probe,               // --probe=HOST:PORT (client) / [ADDR:]PORT (server)
         boolean noKtlsCheck,        // --no-ktls-check (only with --emulated-kernel)
+        int handshakeTimeout,       // --handshake-timeout=SECONDS (default 15, the kernel's upcall timeout)
         boolean help,
         boolean version) {
 
@@ -44,10 +45,12 @@ public record DaemonOptions(
     public static String usage(Role role) {
         return role == Role.CLIENT
                 ? "usage: rpc.tlsclntd [-2] [-C available_ciphers] [-D certdir] [-d] [-l CAfile] [-m] [-p CApath] [-r CRLfile] [-v]"
-                  + "\n       [--pidfile=path] [--upcall=local|netlink] [--emulated-kernel=dir [--no-ktls-check]] [--probe=host:port]"
+                  + "\n       [--pidfile=path] [--upcall=local|netlink] [--emulated-kernel=dir [--no-ktls-check]]"
+                  + "\n       [--handshake-timeout=seconds] [--probe=host:port]"
                 : "usage: rpc.tlsservd [-2] [-C available_ciphers] [-D certdir] [-d] [-h] [-l CAfile] [-m] [-N max_threads]"
                   + " [-n domain] [-p CApath] [-r CRLfile] [-u] [-v] [-W] [-w]"
-                  + "\n       [--pidfile=path] [--upcall=local|netlink] [--emulated-kernel=dir [--no-ktls-check]] [--probe=[addr:]port]";
+                  + "\n       [--pidfile=path] [--upcall=local|netlink] [--emulated-kernel=dir [--no-ktls-check]]"
+                  + "\n       [--handshake-timeout=seconds] [--probe=[addr:]port]";
     }
 
     private static final String CLIENT_SHORT = "2C:D:dl:mp:r:v";
@@ -66,7 +69,7 @@ public record DaemonOptions(
                 Map.entry("multiwild", 'W'), Map.entry("singlewild", 'w'));
     }
 
-    private static final List<String> EXTRA_WITH_ARG = List.of("pidfile", "upcall", "emulated-kernel", "probe");
+    private static final List<String> EXTRA_WITH_ARG = List.of("pidfile", "upcall", "emulated-kernel", "probe", "handshake-timeout");
 
     /** Parses {@code args}; {@code ncpu} bounds -N as FreeBSD does. */
     public static DaemonOptions parse(Role role, String[] args, int ncpu) throws UsageException {
@@ -161,6 +164,7 @@ public record DaemonOptions(
         String ciphers, domain, upcall, probe;
         Path certDir, caFile, caDir, crlFile, pidFile, emulatedKernel;
         int debugLevel, maxThreads;
+        int handshakeTimeout = 15;
         int wildcardFlags = HostCheck.NO_WILDCARDS;
 
         Builder(Role role) {
@@ -217,6 +221,16 @@ public record DaemonOptions(
                 }
                 case "emulated-kernel" -> emulatedKernel = Path.of(v);
                 case "probe" -> probe = v;
+                case "handshake-timeout" -> {
+                    try {
+                        handshakeTimeout = Integer.parseInt(v);
+                    } catch (NumberFormatException e) {
+                        handshakeTimeout = 0;
+                    }
+                    if (handshakeTimeout < 1 || handshakeTimeout > 15) {
+                        throw new UsageException(prog + ": --handshake-timeout must be 1..15 seconds (the kernel waits 15)", 1);
+                    }
+                }
                 default -> throw new IllegalStateException(name);
             }
         }
@@ -241,7 +255,8 @@ public record DaemonOptions(
                 throw new UsageException(prog + ": --no-ktls-check is only allowed with --emulated-kernel", 1);
             }
             return new DaemonOptions(role, tls12, ciphers, certDir, debugLevel, checkHost, caFile, mutual, maxThreads, domain,
-                    caDir, crlFile, certUser, verbose, wildcardFlags, pidFile, upcall, emulatedKernel, probe, noKtlsCheck, help, version);
+                    caDir, crlFile, certUser, verbose, wildcardFlags, pidFile, upcall, emulatedKernel, probe, noKtlsCheck, handshakeTimeout,
+                    help, version);
         }
     }
 
