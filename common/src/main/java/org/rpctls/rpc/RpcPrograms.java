@@ -6,6 +6,7 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import org.dcache.oncrpc4j.rpc.MismatchInfo;
 import org.dcache.oncrpc4j.rpc.OncRpcException;
 import org.dcache.oncrpc4j.rpc.OncRpcProgram;
 import org.dcache.oncrpc4j.rpc.RpcAccepsStatus;
@@ -13,6 +14,8 @@ import org.dcache.oncrpc4j.rpc.RpcCall;
 import org.dcache.oncrpc4j.rpc.RpcDispatchable;
 import org.dcache.oncrpc4j.rpc.RpcException;
 import org.dcache.oncrpc4j.rpc.RpcMessageType;
+import org.dcache.oncrpc4j.rpc.RpcMismatchReply;
+import org.dcache.oncrpc4j.rpc.RpcRejectStatus;
 import org.dcache.oncrpc4j.rpc.RpcReply;
 import org.dcache.oncrpc4j.rpc.RpcTransport;
 import org.dcache.oncrpc4j.rpc.OncRpcAcceptedException;
@@ -65,6 +68,11 @@ public final class RpcPrograms {
     private void handleCall(RpcCall call) {
         try {
             call.accept();
+        } catch (RpcMismatchReply e) {
+            // oncrpc4j 3.4.2 reports the caller's version as the low end; RFC 5531 wants the range we support: 2..2
+            LOG.info("RPC call xid {} rejected: RPC version mismatch", Integer.toUnsignedString(call.getXid()));
+            call.reject(RpcRejectStatus.RPC_MISMATCH, new MismatchInfo(2, 2));
+            return;
         } catch (RpcException e) {
             LOG.info("RPC call rejected: {}", e.getMessage());
             call.reject(e.getStatus(), e.getRpcReply());
