@@ -72,7 +72,7 @@ public final class LocalUpcallTransport implements UpcallTransport {
             Thread.ofVirtual().name("upcalls " + path).start(() -> {
                 var transport = new StreamRpcTransport(ch, replyQueue);
                 String why = transport.serve(programs, MAX_RECORD);
-                if (!closed) LOG.info("upcall connection on {} ended: {}", path, why);
+                if (!closed) LOG.debug("upcall connection on {} ended: {}", path, why);
                 connections.remove(ch);
                 try {
                     ch.close();

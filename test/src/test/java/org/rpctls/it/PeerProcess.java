@@ -31,6 +31,10 @@ public final class PeerProcess implements AutoCloseable {
 
     /** Fails loudly (not a skip) when a peer tool is missing: CI installs them (tools/setup). */
     public static void requireTool(String tool) {
+        if (tool.contains("/")) {
+            if (new java.io.File(tool).canExecute()) return;
+            throw new AssertionError(tool + " is missing or not executable");
+        }
         for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
             if (new java.io.File(dir, tool).canExecute()) return;
         }
