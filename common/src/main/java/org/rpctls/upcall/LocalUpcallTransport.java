@@ -72,7 +72,9 @@ public final class LocalUpcallTransport implements UpcallTransport {
             Thread.ofVirtual().name("upcalls " + path).start(() -> {
                 var transport = new StreamRpcTransport(ch, replyQueue);
                 String why = transport.serve(programs, MAX_RECORD);
-                if (!closed) LOG.debug("upcall connection on {} ended: {}", path, why);
+                // the kernel closing its RPC connection is routine; broken framing is worth a line
+                if (!closed && why.equals("closed by peer")) LOG.debug("upcall connection on {} closed by the kernel", path);
+                else if (!closed) LOG.info("upcall connection on {} dropped: {}", path, why);
                 connections.remove(ch);
                 try {
                     ch.close();
