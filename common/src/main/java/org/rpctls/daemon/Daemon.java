@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.rpctls.ffi.LibC;
+import org.rpctls.linux.LinuxHandshakeAgent;
 import org.rpctls.netlink.GenericNetlink;
 import org.rpctls.netlink.RawNetlinkSocket;
 import org.rpctls.netlink.SeqpacketSocket;
@@ -62,10 +63,7 @@ public final class Daemon {
     String generation() throws UsageException {
         if (options.upcall() != null) return options.upcall();
         if (options.emulatedKernel() != null) return "local";
-        if (!LibC.FREEBSD) {
-            throw new UsageException(prog + ": this is not FreeBSD: the rpctls upcalls need a FreeBSD kernel"
-                    + " (or --emulated-kernel=DIR for tests)", 1);
-        }
+        if (!LibC.FREEBSD) return "handshake"; // Linux: the generic netlink "handshake" upcall
         try {
             return FreeBsdKernel.osreldate() >= FreeBsdKernel.OSRELDATE_NETLINK ? "netlink" : "local";
         } catch (IOException e) {
@@ -99,6 +97,7 @@ public final class Daemon {
             err.printf("%s: cannot open or create pidfile %s: %s%n", prog, pidfilePath(), e.getMessage());
             pidfile = null;
         }
+        if (generation.equals("handshake")) return runLinux(err, ready, pidfile);
         TlsContext ctx;
         try {
             ctx = TlsContext.create(options.tlsSettings());
@@ -166,6 +165,67 @@ public final class Daemon {
                 LOG.warn("rpctls_syscall SHUTDOWN: {}", e.getMessage());
             }
         }
+        if (pidfile != null) pidfile.close();
+        return 0;
+    }
+
+    private volatile LinuxHandshakeAgent linuxAgent;
+
+    LinuxHandshakeAgent.Contexts linuxContexts() throws TlsConfigException {
+        TlsContext x509 = TlsContext.create(options.linuxTlsSettings(options.mutual()));
+        if (options.role() == Role.SERVER) return new LinuxHandshakeAgent.Contexts(x509, null);
+        try {
+            return new LinuxHandshakeAgent.Contexts(x509, TlsContext.create(options.linuxTlsSettings(false)));
+        } catch (TlsConfigException e) {
+            x509.close();
+            throw e;
+        }
+    }
+
+    /** Linux: serve the kernel's generic netlink "handshake" upcall. */
+    private int runLinux(java.io.PrintStream err, Runnable ready, Pidfile pidfile) {
+        LinuxHandshakeAgent.Contexts contexts;
+        try {
+            contexts = linuxContexts();
+        } catch (TlsConfigException e) {
+            err.printf("%s: Can't set up TLS context: %s%n", prog, e.getMessage());
+            if (pidfile != null) pidfile.close();
+            return 1;
+        }
+        int slots = options.maxThreads() > 0 ? options.maxThreads() : Runtime.getRuntime().availableProcessors();
+        var agent = new LinuxHandshakeAgent(new LinuxHandshakeAgent.Config(options.role(), Duration.ofSeconds(options.handshakeTimeout()),
+                slots, options.handoffDir(), options.verbose()), contexts);
+        String where;
+        try {
+            where = agent.start();
+        } catch (IOException e) {
+            err.printf("%s: %s%n", prog, e.getMessage());
+            agent.close();
+            if (pidfile != null) pidfile.close();
+            return 1;
+        }
+        linuxAgent = agent;
+        installSignals();
+        if (pidfile != null) {
+            try {
+                pidfile.write();
+            } catch (IOException e) {
+                LOG.warn("cannot write pidfile {}: {}", pidfile.path(), e.getMessage());
+            }
+        }
+        LOG.info("{} started: Linux handshake upcall ({} requests), {}; {} handshake slots; {}", prog,
+                options.role() == Role.CLIENT ? "CLIENTHELLO" : "SERVERHELLO", where, slots, String.join(" ", options.describe()));
+        ready.run();
+        while (true) {
+            try {
+                stopped.await();
+                break;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        LOG.info("{} terminating on SIGTERM", prog);
+        agent.close();
         if (pidfile != null) pidfile.close();
         return 0;
     }
@@ -256,6 +316,15 @@ public final class Daemon {
 
     /** Builds a fresh context from the same files; a bad file is logged and the old material stays. */
     public synchronized void reload() {
+        if (linuxAgent != null) {
+            try {
+                linuxAgent.reload(linuxContexts());
+                LOG.info("reloaded certificate, key{}", options.crlFile() != null ? " and CRL" : "");
+            } catch (TlsConfigException e) {
+                LOG.error("reload failed, keeping the current certificates and CRL: {}", e.getMessage());
+            }
+            return;
+        }
         TlsContext fresh;
         try {
             fresh = TlsContext.create(options.tlsSettings());

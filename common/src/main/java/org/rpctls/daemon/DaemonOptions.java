@@ -35,6 +35,7 @@ public record DaemonOptions(
         String probe,               // --probe=HOST:PORT (client) / [ADDR:]PORT (server)
         boolean noKtlsCheck,        // --no-ktls-check (only with --emulated-kernel)
         int handshakeTimeout,       // --handshake-timeout=SECONDS (default 15, the kernel's upcall timeout)
+        Path handoffDir,            // --handoff-dir=DIR (Linux: where the two daemons pass each other requests)
         boolean help,
         boolean version) {
 
@@ -45,12 +46,12 @@ public record DaemonOptions(
     public static String usage(Role role) {
         return role == Role.CLIENT
                 ? "usage: rpc.tlsclntd [-2] [-C available_ciphers] [-D certdir] [-d] [-l CAfile] [-m] [-p CApath] [-r CRLfile] [-v]"
-                  + "\n       [--pidfile=path] [--upcall=local|netlink] [--emulated-kernel=dir [--no-ktls-check]]"
-                  + "\n       [--handshake-timeout=seconds] [--probe=host:port]"
+                  + "\n       [--pidfile=path] [--upcall=local|netlink|handshake] [--emulated-kernel=dir [--no-ktls-check]]"
+                  + "\n       [--handshake-timeout=seconds] [--handoff-dir=dir] [--probe=host:port]"
                 : "usage: rpc.tlsservd [-2] [-C available_ciphers] [-D certdir] [-d] [-h] [-l CAfile] [-m] [-N max_threads]"
                   + " [-n domain] [-p CApath] [-r CRLfile] [-u] [-v] [-W] [-w]"
-                  + "\n       [--pidfile=path] [--upcall=local|netlink] [--emulated-kernel=dir [--no-ktls-check]]"
-                  + "\n       [--handshake-timeout=seconds] [--probe=[addr:]port]";
+                  + "\n       [--pidfile=path] [--upcall=local|netlink|handshake] [--emulated-kernel=dir [--no-ktls-check]]"
+                  + "\n       [--handshake-timeout=seconds] [--handoff-dir=dir] [--probe=[addr:]port]";
     }
 
     private static final String CLIENT_SHORT = "2C:D:dl:mp:r:v";
@@ -69,7 +70,7 @@ public record DaemonOptions(
                 Map.entry("multiwild", 'W'), Map.entry("singlewild", 'w'));
     }
 
-    private static final List<String> EXTRA_WITH_ARG = List.of("pidfile", "upcall", "emulated-kernel", "probe", "handshake-timeout");
+    private static final List<String> EXTRA_WITH_ARG = List.of("pidfile", "upcall", "emulated-kernel", "probe", "handshake-timeout", "handoff-dir");
 
     /** Parses {@code args}; {@code ncpu} bounds -N as FreeBSD does. */
     public static DaemonOptions parse(Role role, String[] args, int ncpu) throws UsageException {
@@ -163,6 +164,7 @@ public record DaemonOptions(
         boolean tls12, checkHost, mutual, certUser, verbose, help, version, noKtlsCheck;
         String ciphers, domain, upcall, probe;
         Path certDir, caFile, caDir, crlFile, pidFile, emulatedKernel;
+        Path handoffDir = Path.of("/run/rpctls");
         int debugLevel, maxThreads;
         int handshakeTimeout = 15;
         int wildcardFlags = HostCheck.NO_WILDCARDS;
@@ -214,12 +216,13 @@ public record DaemonOptions(
             switch (name) {
                 case "pidfile" -> pidFile = Path.of(v);
                 case "upcall" -> {
-                    if (!v.equals("local") && !v.equals("netlink")) {
-                        throw new UsageException(prog + ": --upcall must be local or netlink, not \"" + v + "\"", 1);
+                    if (!v.equals("local") && !v.equals("netlink") && !v.equals("handshake")) {
+                        throw new UsageException(prog + ": --upcall must be local, netlink or handshake, not \"" + v + "\"", 1);
                     }
                     upcall = v;
                 }
                 case "emulated-kernel" -> emulatedKernel = Path.of(v);
+                case "handoff-dir" -> handoffDir = Path.of(v);
                 case "probe" -> probe = v;
                 case "handshake-timeout" -> {
                     try {
@@ -256,7 +259,7 @@ public record DaemonOptions(
             }
             return new DaemonOptions(role, tls12, ciphers, certDir, debugLevel, checkHost, caFile, mutual, maxThreads, domain,
                     caDir, crlFile, certUser, verbose, wildcardFlags, pidFile, upcall, emulatedKernel, probe, noKtlsCheck, handshakeTimeout,
-                    help, version);
+                    handoffDir, help, version);
         }
     }
 
@@ -268,6 +271,19 @@ public record DaemonOptions(
         s = s.withPeerCertRequest(mutual);
         if (certUser) s = s.withCertUserDomain(domain != null ? domain : org.rpctls.sys.Users.defaultDomain());
         return s;
+    }
+
+    /**
+     * The settings for Linux's handshake upcall: the client always verifies the server (against
+     * -l/-p, else the system trust store) and presents its certificate (with -m) only when the
+     * kernel asks for x509; the server always asks for an optional client certificate.
+     */
+    public TlsSettings linuxTlsSettings(boolean withOwnCert) {
+        boolean system = caFile == null && caDir == null;
+        TlsSettings s = TlsSettings.defaults(role).withCertDir(certDir).withCa(caFile, caDir).withCrl(crlFile)
+                .withTls12(tls12).withCiphersuites(ciphers).withSystemTrust(system);
+        if (role == Role.CLIENT) return s.withOwnCert(withOwnCert);
+        return s.withPeerCertRequest(true);
     }
 
     /** FreeBSD's host check for this role: the client checks with -l/-p, the server with -h. */

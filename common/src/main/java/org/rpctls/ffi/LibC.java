@@ -68,6 +68,15 @@ public final class LibC {
     public static final int MSG_NOSIGNAL = FREEBSD ? 0x20000 : 0x4000;
     public static final int MSG_CMSG_CLOEXEC = FREEBSD ? 0x40000 : 0x40000000;
     public static final int SCM_RIGHTS = 1;
+    public static final int SOL_TCP = 6;
+    public static final int TCP_ULP = 31;
+    public static final int SOL_TLS = 282;
+    public static final int TLS_TX = 1;
+    public static final int TLS_RX = 2;
+    public static final int EACCES = 13;
+    public static final int EIO = 5;
+    public static final int ETIMEDOUT = FREEBSD ? 60 : 110;
+    public static final int EOPNOTSUPP = FREEBSD ? 45 : 95;
     public static final int NI_NUMERICHOST = FREEBSD ? 0x2 : 0x1;
     public static final int NI_NAMEREQD = FREEBSD ? 0x4 : 0x8;
     public static final int NI_MAXHOST = 1025;
@@ -263,6 +272,9 @@ public final class LibC {
     /** long syscall(long number, ...): FreeBSD's rpctls_syscall has no libc wrapper. */
     private static final MethodHandle syscall$long$MH = B.bind("syscall", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG),
             ERRNO, Linker.Option.firstVariadicArg(1));
+    /** keyctl(2) through syscall: long keyctl(int op, int serial, char *buf, size_t len) (no libkeyutils needed). */
+    private static final MethodHandle syscall$keyctl$MH = B.bind("syscall", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG),
+            ERRNO, Linker.Option.firstVariadicArg(1));
     private static final MethodHandle syscall$int$ptr$MH = B.bind("syscall", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT, ADDRESS),
             ERRNO, Linker.Option.firstVariadicArg(1));
 
@@ -345,6 +357,11 @@ public final class LibC {
     public static int syscall(long number, long arg) {
         MemorySegment s = capture();
         try { return check((int) syscall$long$MH.invokeExact(s, number, arg), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    /** Linux keyctl(2) via syscall(SYS_keyctl, op, serial, buf, len). */
+    public static long keyctl(long sysno, int op, int serial, MemorySegment buf, long len) {
+        MemorySegment s = capture();
+        try { return check((long) syscall$keyctl$MH.invokeExact(s, sysno, op, serial, buf, len), s); } catch (Throwable t) { throw Binder.rethrow(t); }
     }
     /** syscall(number, (int) op, (char *) path): FreeBSD 13/14's rpctls_syscall(op, path). */
     public static int syscall(long number, int op, MemorySegment path) {

@@ -121,6 +121,10 @@ public final class LibCrypto {
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS));
     private static final MethodHandle X509_verify_cert_error_string$MH = B.bind("X509_verify_cert_error_string", FunctionDescriptor.of(ADDRESS, JAVA_LONG));
     private static final MethodHandle X509_get_ext_d2i$MH = B.bind("X509_get_ext_d2i", FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle X509_check_ip_asc$MH = B.bind("X509_check_ip_asc", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+    private static final MethodHandle d2i_X509$MH = B.bind("d2i_X509", FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
+    private static final MethodHandle d2i_AutoPrivateKey$MH = B.bind("d2i_AutoPrivateKey", FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
+    private static final MethodHandle EVP_PKEY_free$MH = B.bind("EVP_PKEY_free", FunctionDescriptor.ofVoid(ADDRESS));
     private static final MethodHandle PEM_read_bio_X509$MH = B.bind("PEM_read_bio_X509", FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
 
     public static void X509_free(MemorySegment x) {
@@ -146,6 +150,20 @@ public final class LibCrypto {
     }
     public static MemorySegment X509_get_ext_d2i(MemorySegment x, int nid, MemorySegment crit, MemorySegment idx) {
         try { return (MemorySegment) X509_get_ext_d2i$MH.invokeExact(x, nid, crit, idx); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int X509_check_ip_asc(MemorySegment x, MemorySegment address, int flags) {
+        try { return (int) X509_check_ip_asc$MH.invokeExact(x, address, flags); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    /** X509 *d2i_X509(X509 **a, const unsigned char **pp, long length) */
+    public static MemorySegment d2i_X509(MemorySegment a, MemorySegment pp, long length) {
+        try { return (MemorySegment) d2i_X509$MH.invokeExact(a, pp, length); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    /** EVP_PKEY *d2i_AutoPrivateKey(EVP_PKEY **a, const unsigned char **pp, long length) */
+    public static MemorySegment d2i_AutoPrivateKey(MemorySegment a, MemorySegment pp, long length) {
+        try { return (MemorySegment) d2i_AutoPrivateKey$MH.invokeExact(a, pp, length); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static void EVP_PKEY_free(MemorySegment pkey) {
+        try { EVP_PKEY_free$MH.invokeExact(pkey); } catch (Throwable t) { throw Binder.rethrow(t); }
     }
     public static MemorySegment PEM_read_bio_X509(MemorySegment bio, MemorySegment x, MemorySegment cb, MemorySegment u) {
         try { return (MemorySegment) PEM_read_bio_X509$MH.invokeExact(bio, x, cb, u); } catch (Throwable t) { throw Binder.rethrow(t); }

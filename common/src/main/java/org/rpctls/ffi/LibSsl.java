@@ -194,6 +194,8 @@ public final class LibSsl {
     private static final MethodHandle SSL_get0_alpn_selected$MH = B.bind("SSL_get0_alpn_selected", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, ADDRESS));
     private static final MethodHandle SSL_use_certificate_chain_file$MH = B.bind("SSL_use_certificate_chain_file", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle SSL_use_PrivateKey_file$MH = B.bind("SSL_use_PrivateKey_file", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+    private static final MethodHandle SSL_use_certificate$MH = B.bind("SSL_use_certificate", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle SSL_use_PrivateKey$MH = B.bind("SSL_use_PrivateKey", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle SSL_check_private_key$MH = B.bind("SSL_check_private_key", FunctionDescriptor.of(JAVA_INT, ADDRESS));
 
     public static MemorySegment SSL_new(MemorySegment ctx) {
@@ -277,6 +279,12 @@ public final class LibSsl {
     }
     public static int SSL_use_PrivateKey_file(MemorySegment ssl, MemorySegment file, int type) {
         try { return (int) SSL_use_PrivateKey_file$MH.invokeExact(ssl, file, type); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int SSL_use_certificate(MemorySegment ssl, MemorySegment x509) {
+        try { return (int) SSL_use_certificate$MH.invokeExact(ssl, x509); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int SSL_use_PrivateKey(MemorySegment ssl, MemorySegment pkey) {
+        try { return (int) SSL_use_PrivateKey$MH.invokeExact(ssl, pkey); } catch (Throwable t) { throw Binder.rethrow(t); }
     }
     public static int SSL_check_private_key(MemorySegment ssl) {
         try { return (int) SSL_check_private_key$MH.invokeExact(ssl); } catch (Throwable t) { throw Binder.rethrow(t); }

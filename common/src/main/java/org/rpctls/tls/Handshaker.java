@@ -15,6 +15,7 @@ import org.rpctls.ffi.LibC;
 import org.rpctls.ffi.LibCrypto;
 import org.rpctls.ffi.LibSsl;
 import org.rpctls.ffi.OpenSslException;
+import org.rpctls.linux.KtlsReceive;
 import org.rpctls.sys.FdPoller;
 import org.rpctls.sys.SocketFd;
 import org.rpctls.sys.Sockets;
@@ -50,9 +51,18 @@ public final class Handshaker {
      *                   for the peer): this bounds the handshakes using CPU at once (-N)
      */
     public record Request(Duration timeout, HostCheck hostCheck, String certName, String serverName, boolean keyLog,
-                          Semaphore cpuSlots) {
+                          Semaphore cpuSlots, DerKeys derKeys) {
+        public Request(Duration timeout, HostCheck hostCheck, String certName, String serverName, boolean keyLog, Semaphore cpuSlots) {
+            this(timeout, hostCheck, certName, serverName, keyLog, cpuSlots, null);
+        }
+
         public static Request defaults() {
             return new Request(DEFAULT_TIMEOUT, HostCheck.NONE, null, null, false, null);
+        }
+
+        /** Client only: use this DER certificate and key (Linux: read from the kernel keyring by serial). */
+        public Request withDerKeys(DerKeys keys) {
+            return new Request(timeout, hostCheck, certName, serverName, keyLog, cpuSlots, keys);
         }
 
         public Request withTimeout(Duration t) {
@@ -80,6 +90,9 @@ public final class Handshaker {
         }
     }
 
+    /** A certificate and private key in DER, as the Linux kernel's keyring holds them. */
+    public record DerKeys(byte[] certificate, byte[] privateKey) {}
+
     /** Runs the handshake on {@code fd} with {@code context}'s role and settings. */
     public static TlsSession handshake(TlsContext context, SocketFd fd, Request request)
             throws HandshakeException, InterruptedException {
@@ -96,7 +109,9 @@ public final class Handshaker {
             LibC.fcntl(raw, LibC.F_SETFL, savedFlags);
             throw new HandshakeException(HandshakeException.Reason.IO, new OpenSslException("SSL_new failed").getMessage());
         }
-        List<String> keyLog = request.keyLog() ? Collections.synchronizedList(new ArrayList<>()) : List.of();
+        // Secrets are needed to install kTLS receive for TLS 1.3 by hand, where the kernel has kTLS.
+        boolean collectSecrets = request.keyLog() || KtlsReceive.kernelHasTls();
+        List<String> keyLog = collectSecrets ? Collections.synchronizedList(new ArrayList<>()) : List.of();
         MemorySegment peerCert = MemorySegment.NULL;
         boolean handedOver = false;
         try {
@@ -106,6 +121,7 @@ public final class Handshaker {
             if (settings.role() == Role.CLIENT) {
                 LibSsl.SSL_set_connect_state(ssl);
                 if (request.certName() != null) useCertificate(ssl, CertNames.resolve(settings.certDir(), request.certName()));
+                if (request.derKeys() != null) useDer(ssl, request.derKeys());
                 if (request.serverName() != null) {
                     try (Arena arena = Arena.ofConfined()) {
                         LibSsl.SSL_set_tlsext_host_name(ssl, arena.allocateFrom(request.serverName()));
@@ -114,19 +130,30 @@ public final class Handshaker {
             } else {
                 LibSsl.SSL_set_accept_state(ssl);
             }
-            if (request.keyLog()) OpenSslCallbacks.registerKeylog(ssl, keyLog::add);
+            if (collectSecrets) OpenSslCallbacks.registerKeylog(ssl, keyLog::add);
 
             drive(ssl, raw, deadline, request.timeout(), request.cpuSlots());
 
             TlsInfo info = info(ssl);
+            if (KtlsReceive.kernelHasTls() && "TLSv1.3".equals(info.protocol()) && info.ktlsSend() && !info.ktlsRecv()) {
+                // OpenSSL 3.0 installs only the send side for TLS 1.3; install the receive side ourselves
+                try {
+                    KtlsReceive.install(ssl, raw, settings.role(), info.cipher(), keyLog);
+                    info = info.withKtlsRecv(true, null);
+                } catch (KtlsReceive.KtlsException e) {
+                    info = info.withKtlsRecv(false, e.getMessage());
+                }
+            }
             peerCert = LibSsl.SSL_get1_peer_certificate(ssl);
             PeerCheck peer = checkPeer(ssl, raw, peerCert, settings, request.hostCheck());
             if (LibC.fcntl(raw, LibC.F_SETFL, savedFlags) < 0) throw io("fcntl(F_SETFL)");
-            TlsSession session = new TlsSession(settings.role(), ssl, fd.release(), peerCert, info, peer, keyLog);
+            TlsSession session = new TlsSession(settings.role(), ssl, fd.release(), peerCert, info, peer,
+                    request.keyLog() ? keyLog : List.of());
             handedOver = true;
             return session;
         } finally {
-            if (request.keyLog()) OpenSslCallbacks.unregisterKeylog(ssl);
+            if (collectSecrets) OpenSslCallbacks.unregisterKeylog(ssl);
+            if (collectSecrets && !request.keyLog()) keyLog.clear();
             if (!handedOver) {
                 if (!peerCert.equals(MemorySegment.NULL)) LibCrypto.X509_free(peerCert);
                 LibSsl.SSL_free(ssl);
@@ -147,6 +174,41 @@ public final class Handshaker {
                     || LibSsl.SSL_check_private_key(ssl) != 1) {
                 throw new HandshakeException(HandshakeException.Reason.CONFIG,
                         new OpenSslException("cannot use certificate " + files.cert() + " / key " + files.key()).getMessage());
+            }
+        }
+    }
+
+    private static void useDer(MemorySegment ssl, DerKeys keys) throws HandshakeException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment certBytes = arena.allocate(Math.max(1, keys.certificate().length));
+            MemorySegment.copy(MemorySegment.ofArray(keys.certificate()), 0, certBytes, 0, keys.certificate().length);
+            MemorySegment keyBytes = arena.allocate(Math.max(1, keys.privateKey().length));
+            MemorySegment.copy(MemorySegment.ofArray(keys.privateKey()), 0, keyBytes, 0, keys.privateKey().length);
+            MemorySegment pp = arena.allocate(java.lang.foreign.ValueLayout.ADDRESS);
+            pp.set(java.lang.foreign.ValueLayout.ADDRESS, 0, certBytes);
+            MemorySegment x509 = LibCrypto.d2i_X509(MemorySegment.NULL, pp, keys.certificate().length);
+            if (x509.equals(MemorySegment.NULL)) {
+                throw new HandshakeException(HandshakeException.Reason.CONFIG, new OpenSslException("keyring certificate is not DER X.509").getMessage());
+            }
+            try {
+                if (LibSsl.SSL_use_certificate(ssl, x509) != 1) {
+                    throw new HandshakeException(HandshakeException.Reason.CONFIG, new OpenSslException("cannot use keyring certificate").getMessage());
+                }
+            } finally {
+                LibCrypto.X509_free(x509); // SSL_use_certificate took its own reference
+            }
+            pp.set(java.lang.foreign.ValueLayout.ADDRESS, 0, keyBytes);
+            MemorySegment pkey = LibCrypto.d2i_AutoPrivateKey(MemorySegment.NULL, pp, keys.privateKey().length);
+            if (pkey.equals(MemorySegment.NULL)) {
+                throw new HandshakeException(HandshakeException.Reason.CONFIG, new OpenSslException("keyring private key is not DER").getMessage());
+            }
+            try {
+                if (LibSsl.SSL_use_PrivateKey(ssl, pkey) != 1 || LibSsl.SSL_check_private_key(ssl) != 1) {
+                    throw new HandshakeException(HandshakeException.Reason.CONFIG,
+                            new OpenSslException("keyring private key does not match its certificate").getMessage());
+                }
+            } finally {
+                LibCrypto.EVP_PKEY_free(pkey);
             }
         }
     }

@@ -101,7 +101,7 @@ public final class TlsContext implements AutoCloseable {
 
     /** Whether this configuration verifies the peer at all, so that a CRL has any use (FreeBSD §3.3). */
     private static boolean verifiesPeer(TlsSettings s) {
-        return s.hasCa() && (s.role() == Role.CLIENT || s.requestPeerCert());
+        return (s.hasCa() || s.systemTrust()) && (s.role() == Role.CLIENT || s.requestPeerCert());
     }
 
     private static void setVersions(MemorySegment ctx, TlsSettings s) throws TlsConfigException {

@@ -171,7 +171,7 @@ public final class UpcallHandler {
                         p.subject(), p.hostName().orElse("(none)"));
             }
             if (config.requireKtls() && !session.info().ktlsBoth()) {
-                LOG.error("{}_connect: ktls not working (client {}, {}): connection disabled", name, peer, session.info().ktlsText());
+                LOG.error("{}_connect: ktls not working (client {}, {}): connection disabled", name, peer, session.info().ktlsDetail());
             }
             int uid = 0;
             int[] gids = new int[0];
