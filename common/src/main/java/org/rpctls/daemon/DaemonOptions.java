@@ -283,7 +283,7 @@ public record DaemonOptions(
         TlsSettings s = TlsSettings.defaults(role).withCertDir(certDir).withCa(caFile, caDir).withCrl(crlFile)
                 .withTls12(tls12).withCiphersuites(ciphers).withSystemTrust(system);
         if (role == Role.CLIENT) return s.withOwnCert(withOwnCert);
-        return s.withPeerCertRequest(true);
+        return s.withPeerCertRequest(true).withRejectBadPeerCert(true);
     }
 
     /** FreeBSD's host check for this role: the client checks with -l/-p, the server with -h. */

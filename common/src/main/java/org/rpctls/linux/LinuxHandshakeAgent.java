@@ -45,7 +45,11 @@ public final class LinuxHandshakeAgent implements AutoCloseable {
     public record Config(Role role, Duration timeout, int slots, Path handoffDir, boolean verbose) {}
 
     /** The contexts in use: x509 (with our certificate, if any) and, client side, anon (none). */
-    public record Contexts(TlsContext x509, TlsContext anon) {}
+    public record Contexts(TlsContext x509, TlsContext anon) {
+        boolean x509HasCertificate() {
+            return x509.settings().loadOwnCert();
+        }
+    }
 
     private final Config config;
     private final AtomicReference<Contexts> contexts;
@@ -189,6 +193,11 @@ public final class LinuxHandshakeAgent implements AutoCloseable {
                     done(params, socket, LibC.EACCES, List.of());
                     return;
                 }
+            } else if (params.authMode() == HandshakeFamily.AUTH_X509 && !ctx.x509HasCertificate()) {
+                // mutual TLS was asked for: never fall back to an anonymous client silently
+                LOG.error("CLIENTHELLO to {}: mtls requested but this daemon has no client certificate (-m): DONE with EACCES", peer);
+                done(params, socket, LibC.EACCES, List.of());
+                return;
             } else if (params.authMode() == HandshakeFamily.AUTH_PSK) {
                 LOG.error("CLIENTHELLO to {}: PSK authentication is not supported: DONE with EOPNOTSUPP", peer);
                 done(params, socket, LibC.EOPNOTSUPP, List.of());

@@ -72,7 +72,9 @@ public final class TlsContext implements AutoCloseable {
             }
             if (s.role() == Role.SERVER) {
                 if (s.requestPeerCert()) {
-                    LibSsl.SSL_CTX_set_verify(ctx, LibSsl.SSL_VERIFY_PEER, OpenSslCallbacks.VERIFY_ACCEPT_ALL);
+                    // FreeBSD: never fail on a bad client certificate, report it in the flags.
+                    // Linux (as tlshd): a presented certificate that does not verify ends the handshake with an alert.
+                    LibSsl.SSL_CTX_set_verify(ctx, LibSsl.SSL_VERIFY_PEER, s.rejectBadPeerCert() ? MemorySegment.NULL : OpenSslCallbacks.VERIFY_ACCEPT_ALL);
                 }
                 LibSsl.SSL_CTX_set_alpn_select_cb(ctx, OpenSslCallbacks.ALPN_SELECT, MemorySegment.NULL);
             } else {

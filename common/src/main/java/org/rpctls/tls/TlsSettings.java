@@ -18,6 +18,8 @@ import java.util.Objects;
  * @param systemTrust      client: verify the server against the system trust store when no
  *                         -l/-p is given (Linux semantics); FreeBSD's client does not verify then
  * @param certUserDomain   server -u: map the otherName user@domain to a uid; null = no mapping
+ * @param rejectBadPeerCert server: fail the handshake (with an alert) when a client presents a
+ *                         certificate that does not verify (Linux, as tlshd); FreeBSD records it in flags
  */
 public record TlsSettings(
         Role role,
@@ -30,7 +32,8 @@ public record TlsSettings(
         String ciphersuites,
         boolean requestPeerCert,
         boolean systemTrust,
-        String certUserDomain) {
+        String certUserDomain,
+        boolean rejectBadPeerCert) {
 
     public static final String CERT_FILE = "cert.pem";
     public static final String KEY_FILE = "certkey.pem";
@@ -56,42 +59,47 @@ public record TlsSettings(
     /** Default settings for a role: FreeBSD's certificate directories, nothing else enabled. */
     public static TlsSettings defaults(Role role) {
         Path dir = Path.of(role == Role.SERVER ? "/etc/rpc.tlsservd" : "/etc/rpc.tlsclntd");
-        return new TlsSettings(role, dir, role == Role.SERVER, null, null, null, false, null, false, false, null);
+        return new TlsSettings(role, dir, role == Role.SERVER, null, null, null, false, null, false, false, null, false);
     }
 
     public TlsSettings withCertDir(Path dir) {
-        return new TlsSettings(role, dir, loadOwnCert, caFile, caDir, crlFile, allowTls12, ciphersuites, requestPeerCert, systemTrust, certUserDomain);
+        return new TlsSettings(role, dir, loadOwnCert, caFile, caDir, crlFile, allowTls12, ciphersuites, requestPeerCert, systemTrust, certUserDomain, rejectBadPeerCert);
     }
 
     public TlsSettings withOwnCert(boolean load) {
-        return new TlsSettings(role, certDir, load, caFile, caDir, crlFile, allowTls12, ciphersuites, requestPeerCert, systemTrust, certUserDomain);
+        return new TlsSettings(role, certDir, load, caFile, caDir, crlFile, allowTls12, ciphersuites, requestPeerCert, systemTrust, certUserDomain, rejectBadPeerCert);
     }
 
     public TlsSettings withCa(Path file, Path dir) {
-        return new TlsSettings(role, certDir, loadOwnCert, file, dir, crlFile, allowTls12, ciphersuites, requestPeerCert, systemTrust, certUserDomain);
+        return new TlsSettings(role, certDir, loadOwnCert, file, dir, crlFile, allowTls12, ciphersuites, requestPeerCert, systemTrust, certUserDomain, rejectBadPeerCert);
     }
 
     public TlsSettings withCrl(Path crl) {
-        return new TlsSettings(role, certDir, loadOwnCert, caFile, caDir, crl, allowTls12, ciphersuites, requestPeerCert, systemTrust, certUserDomain);
+        return new TlsSettings(role, certDir, loadOwnCert, caFile, caDir, crl, allowTls12, ciphersuites, requestPeerCert, systemTrust, certUserDomain, rejectBadPeerCert);
     }
 
     public TlsSettings withTls12(boolean allow) {
-        return new TlsSettings(role, certDir, loadOwnCert, caFile, caDir, crlFile, allow, ciphersuites, requestPeerCert, systemTrust, certUserDomain);
+        return new TlsSettings(role, certDir, loadOwnCert, caFile, caDir, crlFile, allow, ciphersuites, requestPeerCert, systemTrust, certUserDomain, rejectBadPeerCert);
     }
 
     public TlsSettings withCiphersuites(String suites) {
-        return new TlsSettings(role, certDir, loadOwnCert, caFile, caDir, crlFile, allowTls12, suites, requestPeerCert, systemTrust, certUserDomain);
+        return new TlsSettings(role, certDir, loadOwnCert, caFile, caDir, crlFile, allowTls12, suites, requestPeerCert, systemTrust, certUserDomain, rejectBadPeerCert);
     }
 
     public TlsSettings withPeerCertRequest(boolean request) {
-        return new TlsSettings(role, certDir, loadOwnCert, caFile, caDir, crlFile, allowTls12, ciphersuites, request, systemTrust, certUserDomain);
+        return new TlsSettings(role, certDir, loadOwnCert, caFile, caDir, crlFile, allowTls12, ciphersuites, request, systemTrust, certUserDomain, rejectBadPeerCert);
     }
 
     public TlsSettings withSystemTrust(boolean use) {
-        return new TlsSettings(role, certDir, loadOwnCert, caFile, caDir, crlFile, allowTls12, ciphersuites, requestPeerCert, use, certUserDomain);
+        return new TlsSettings(role, certDir, loadOwnCert, caFile, caDir, crlFile, allowTls12, ciphersuites, requestPeerCert, use, certUserDomain, rejectBadPeerCert);
+    }
+
+    public TlsSettings withRejectBadPeerCert(boolean reject) {
+        return new TlsSettings(role, certDir, loadOwnCert, caFile, caDir, crlFile, allowTls12, ciphersuites, requestPeerCert, systemTrust,
+                certUserDomain, reject);
     }
 
     public TlsSettings withCertUserDomain(String domain) {
-        return new TlsSettings(role, certDir, loadOwnCert, caFile, caDir, crlFile, allowTls12, ciphersuites, requestPeerCert, systemTrust, domain);
+        return new TlsSettings(role, certDir, loadOwnCert, caFile, caDir, crlFile, allowTls12, ciphersuites, requestPeerCert, systemTrust, domain, rejectBadPeerCert);
     }
 }
