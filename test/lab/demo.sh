@@ -2,7 +2,9 @@
 # The real thing, inside the lab VM: rpc.tlsservd and rpc.tlsclntd serve a real Linux kernel's
 # handshake upcalls for an NFSv4.2 mount over TLS (xprtsec=tls, then xprtsec=mtls) on loopback.
 set -uo pipefail
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+# tools/lab/run copies the job and starts it in the caller's directory (the project root)
+ROOT=${ROOT:-$PWD}
+[ -f "$ROOT/test/lab/lib.sh" ] || { echo "run from the project root (ROOT=$ROOT)"; exit 2; }
 OUT=${LAB_OUT:-/tmp/out}; mkdir -p "$OUT"
 . "$ROOT/test/lab/lib.sh"
 fail() { echo "DEMO FAILED: $*"; for f in "$OUT"/*.log; do echo "--- $f"; tail -20 "$f"; done; exit 1; }

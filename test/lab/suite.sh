@@ -3,7 +3,9 @@
 # client, our daemons serving the kernel's handshake upcall. Prints PASS/FAIL per check and a
 # closing "N passed, N failed" line; exits non-zero on any failure.
 set -uo pipefail
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+# tools/lab/run copies the job and starts it in the caller's directory (the project root)
+ROOT=${ROOT:-$PWD}
+[ -f "$ROOT/test/lab/lib.sh" ] || { echo "run from the project root (ROOT=$ROOT)"; exit 2; }
 OUT=${LAB_OUT:-/tmp/out}; mkdir -p "$OUT"
 . "$ROOT/test/lab/lib.sh"
 passed=0; failed=0

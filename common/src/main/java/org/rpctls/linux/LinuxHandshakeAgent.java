@@ -160,11 +160,12 @@ public final class LinuxHandshakeAgent implements AutoCloseable {
             return;
         }
         if (wanted != config.role()) {
+            String peer = peerText(socket);
             try {
                 sibling.handOff(params, socket, wanted);
-                if (config.verbose()) LOG.info("{} for {} passed to the sibling daemon", params.messageTypeName(), peerText(socket));
+                if (config.verbose()) LOG.info("{} for {} passed to the sibling daemon", params.messageTypeName(), peer);
             } catch (IOException e) {
-                LOG.error("{} from {}: {}: DONE with EIO", params.messageTypeName(), peerText(socket), e.getMessage());
+                LOG.error("{} for {}: {}: DONE with EIO", params.messageTypeName(), peer, e.getMessage());
                 done(params, socket, LibC.EIO, List.of());
             }
             return;
