@@ -215,6 +215,42 @@ public final class EmulatedKernel implements AutoCloseable {
         else LibC.shutdown(tcp.fd(), LibC.SHUT_RD);
     }
 
+    /**
+     * The kernel's TLS receive path: waits until a record is queued on {@code tcp} and returns
+     * its type without consuming it (recvmsg MSG_PEEK; with kernel TLS the type arrives in a
+     * TLS_GET_RECORD_TYPE control message, 23 = application data). -1 if nothing arrived.
+     * FreeBSD's krpc does the same with soreceive(MSG_TLSAPPDATA) and then calls HANDLERECORD
+     * for anything but application data.
+     */
+    public static int peekRecordType(SocketFd tcp, Duration wait) throws InterruptedException {
+        try {
+            org.rpctls.sys.FdPoller.shared().await(tcp.fd(), LibC.POLLIN, System.nanoTime() + wait.toNanos());
+        } catch (java.util.concurrent.TimeoutException e) {
+            return -1;
+        }
+        try (var arena = java.lang.foreign.Arena.ofConfined()) {
+            var buf = arena.allocate(64);
+            var iov = arena.allocate(16, 8);
+            iov.set(java.lang.foreign.ValueLayout.ADDRESS, 0, buf);
+            iov.set(java.lang.foreign.ValueLayout.JAVA_LONG, 8, 64);
+            var cmsg = arena.allocate(64, 8);
+            var msg = arena.allocate(56, 8);
+            msg.set(java.lang.foreign.ValueLayout.ADDRESS, 16, iov);
+            msg.set(java.lang.foreign.ValueLayout.JAVA_LONG, 24, 1);
+            msg.set(java.lang.foreign.ValueLayout.ADDRESS, 32, cmsg);
+            msg.set(java.lang.foreign.ValueLayout.JAVA_LONG, 40, 64);
+            long n = LibC.recvmsg(tcp.fd(), msg, LibC.MSG_PEEK | LibC.MSG_DONTWAIT);
+            if (n < 0) return -1;
+            long controlLen = msg.get(java.lang.foreign.ValueLayout.JAVA_LONG, 40);
+            // struct cmsghdr (glibc): cmsg_len (size_t), level, type, data at 16
+            if (controlLen >= 17 && cmsg.get(java.lang.foreign.ValueLayout.JAVA_INT, 8) == LibC.SOL_TLS
+                    && cmsg.get(java.lang.foreign.ValueLayout.JAVA_INT, 12) == 2 /* TLS_GET_RECORD_TYPE */) {
+                return Byte.toUnsignedInt(cmsg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 16));
+            }
+            return 23;
+        }
+    }
+
     /** HANDLERECORD for a session: what the kernel does when its TLS receive path meets a non-application record. */
     public int handleRecord(Role role, SessionRef ref) throws IOException, TimeoutException, InterruptedException {
         return switch (ref) {
