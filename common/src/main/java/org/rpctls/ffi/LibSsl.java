@@ -182,6 +182,7 @@ public final class LibSsl {
     private static final MethodHandle SSL_read$MH = B.bind("SSL_read", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT), ErrnoCapture.OPTION);
     private static final MethodHandle SSL_write$MH = B.bind("SSL_write", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT), ErrnoCapture.OPTION);
     private static final MethodHandle SSL_shutdown$MH = B.bind("SSL_shutdown", FunctionDescriptor.of(JAVA_INT, ADDRESS), ErrnoCapture.OPTION);
+    private static final MethodHandle SSL_set_shutdown$MH = B.bind("SSL_set_shutdown", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT));
     private static final MethodHandle SSL_get_shutdown$MH = B.bind("SSL_get_shutdown", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     private static final MethodHandle SSL_get_rbio$MH = B.bind("SSL_get_rbio", FunctionDescriptor.of(ADDRESS, ADDRESS));
     private static final MethodHandle SSL_get_wbio$MH = B.bind("SSL_get_wbio", FunctionDescriptor.of(ADDRESS, ADDRESS));
@@ -243,6 +244,9 @@ public final class LibSsl {
     private static int io(int ret, MemorySegment errnoState) {
         if (ret <= 0) ErrnoCapture.record(errnoState);
         return ret;
+    }
+    public static void SSL_set_shutdown(MemorySegment ssl, int mode) {
+        try { SSL_set_shutdown$MH.invokeExact(ssl, mode); } catch (Throwable t) { throw Binder.rethrow(t); }
     }
     public static int SSL_get_shutdown(MemorySegment ssl) {
         try { return (int) SSL_get_shutdown$MH.invokeExact(ssl); } catch (Throwable t) { throw Binder.rethrow(t); }

@@ -1,6 +1,5 @@
 package org.rpctls.linux;
 
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.lang.foreign.Arena;
@@ -15,8 +14,6 @@ import java.util.List;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 import org.rpctls.ffi.LibC;
-import org.rpctls.ffi.LibCrypto;
-import org.rpctls.ffi.LibSsl;
 import org.rpctls.tls.Role;
 
 /**
@@ -24,15 +21,13 @@ import org.rpctls.tls.Role;
  * (it installs only the send side): the read traffic secret from the key log callback,
  * HKDF-Expand-Label (RFC 8446 §7.1, §7.3) for key and iv, a {@code tls12_crypto_info_*} with
  * record sequence 0 (nothing was read past the handshake, and servers send no tickets), and
- * setsockopt(SOL_TLS, TLS_RX). OpenSSL is told through its socket BIO's internal
- * BIO_CTRL_SET_KTLS, so that its record layer afterwards reads records the kernel decrypted
- * (HANDLERECORD's SSL_read); where that control is missing the option is set directly.
+ * setsockopt(SOL_TLS, TLS_RX). OpenSSL does not know about it (its 3.0 record layer cannot
+ * read TLS 1.3 records the kernel decrypted), so control records on such a connection are
+ * read with {@link KtlsRecords} instead of SSL_read.
  */
 public final class KtlsReceive {
     private KtlsReceive() {}
 
-    /** Internal OpenSSL 3.0 BIO control (include/internal/bio.h): BIO_set_ktls(b, crypto_info, is_tx). */
-    static final int BIO_CTRL_SET_KTLS = 72;
     static final int TLS_1_3_VERSION = 0x0304;
     /** sizeof the union in OpenSSL's struct tls_crypto_info_all (the largest tls12_crypto_info_*). */
     static final int CRYPTO_INFO_UNION = 56;
@@ -114,14 +109,8 @@ public final class KtlsReceive {
             }
             // rec_seq stays 0: OpenSSL read nothing after the peer's Finished
             if (off + 8 != suite.infoSize()) throw new IllegalStateException("crypto_info layout " + (off + 8) + " != " + suite.infoSize());
-            info.set(JAVA_LONG, CRYPTO_INFO_UNION, suite.infoSize()); // tls_crypto_info_all.tls_crypto_info_len
-            LibCrypto.ERR_clear_error();
-            long viaBio = LibCrypto.BIO_ctrl(LibSsl.SSL_get_rbio(ssl), BIO_CTRL_SET_KTLS, 0, info);
-            if (viaBio <= 0 || !LibCrypto.BIO_get_ktls_recv(LibSsl.SSL_get_rbio(ssl))) {
-                LibCrypto.ERR_clear_error();
-                if (LibC.setsockopt(fd, LibC.SOL_TLS, LibC.TLS_RX, info, suite.infoSize()) != 0) {
-                    throw new KtlsException("setsockopt(SOL_TLS, TLS_RX): " + LibC.strerror(LibC.errno()));
-                }
+            if (LibC.setsockopt(fd, LibC.SOL_TLS, LibC.TLS_RX, info, suite.infoSize()) != 0) {
+                throw new KtlsException("setsockopt(SOL_TLS, TLS_RX): " + LibC.strerror(LibC.errno()));
             }
             info.fill((byte) 0);
         } catch (GeneralSecurityException e) {

@@ -135,11 +135,13 @@ public final class Handshaker {
             drive(ssl, raw, deadline, request.timeout(), request.cpuSlots());
 
             TlsInfo info = info(ssl);
+            boolean manualRx = false;
             if (KtlsReceive.kernelHasTls() && "TLSv1.3".equals(info.protocol()) && info.ktlsSend() && !info.ktlsRecv()) {
                 // OpenSSL 3.0 installs only the send side for TLS 1.3; install the receive side ourselves
                 try {
                     KtlsReceive.install(ssl, raw, settings.role(), info.cipher(), keyLog);
                     info = info.withKtlsRecv(true, null);
+                    manualRx = true;
                 } catch (KtlsReceive.KtlsException e) {
                     info = info.withKtlsRecv(false, e.getMessage());
                 }
@@ -148,7 +150,7 @@ public final class Handshaker {
             PeerCheck peer = checkPeer(ssl, raw, peerCert, settings, request.hostCheck());
             if (LibC.fcntl(raw, LibC.F_SETFL, savedFlags) < 0) throw io("fcntl(F_SETFL)");
             TlsSession session = new TlsSession(settings.role(), ssl, fd.release(), peerCert, info, peer,
-                    request.keyLog() ? keyLog : List.of());
+                    request.keyLog() ? keyLog : List.of(), manualRx);
             handedOver = true;
             return session;
         } finally {

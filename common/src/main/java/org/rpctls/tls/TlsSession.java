@@ -41,10 +41,14 @@ public final class TlsSession implements AutoCloseable {
     private final TlsInfo info;
     private final PeerCheck peer;
     private final List<String> keyLog;
+    /** The kernel decrypts received records and OpenSSL does not know it (TLS 1.3 receive installed by us). */
+    private final boolean manualKtlsRx;
     private boolean shutOff;
     private boolean closed;
 
-    TlsSession(Role role, MemorySegment ssl, int fd, MemorySegment peerCert, TlsInfo info, PeerCheck peer, List<String> keyLog) {
+    TlsSession(Role role, MemorySegment ssl, int fd, MemorySegment peerCert, TlsInfo info, PeerCheck peer, List<String> keyLog,
+               boolean manualKtlsRx) {
+        this.manualKtlsRx = manualKtlsRx;
         this.role = role;
         this.ssl = ssl;
         this.fd = fd;
@@ -136,6 +140,7 @@ public final class TlsSession implements AutoCloseable {
             } catch (TimeoutException e) {
                 return RecordResult.NOTHING;
             }
+            if (manualKtlsRx) return handleKernelRecord();
             LibCrypto.ERR_clear_error();
             int r;
             try (Arena arena = Arena.ofConfined()) {
@@ -160,6 +165,28 @@ public final class TlsSession implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * HANDLERECORD where the kernel decrypts (TLS 1.3 receive installed by us): read the record
+     * from the kernel with its type, and do what SSL_read(0) would: a close_notify is answered
+     * with ours (sent by OpenSSL through the kernel's send side), other records are consumed.
+     */
+    private RecordResult handleKernelRecord() {
+        var rec = org.rpctls.linux.KtlsRecords.read(fd);
+        if (rec.type() < 0) return RecordResult.ERROR;
+        if (rec.type() == org.rpctls.linux.KtlsRecords.APPLICATION_DATA) return RecordResult.APPLICATION_DATA;
+        if (rec.isCloseNotify()) {
+            int state = LibSsl.SSL_get_shutdown(ssl);
+            LibSsl.SSL_set_shutdown(ssl, state | LibSsl.SSL_RECEIVED_SHUTDOWN);
+            if ((state & LibSsl.SSL_SENT_SHUTDOWN) == 0) {
+                LibCrypto.ERR_clear_error();
+                LibSsl.SSL_shutdown(ssl);
+                LibCrypto.ERR_clear_error();
+            }
+            return RecordResult.CLOSE_NOTIFY;
+        }
+        return rec.isFatalAlert() ? RecordResult.ERROR : RecordResult.CONTROL;
     }
 
     /**
