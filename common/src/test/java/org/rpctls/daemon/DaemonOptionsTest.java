@@ -84,7 +84,27 @@ class DaemonOptionsTest {
         assertEquals(Path.of("/tmp/k"), o.emulatedKernel());
         assertEquals("h:1", o.probe());
         var e = assertThrows(UsageException.class, () -> client("--upcall=udp"));
-        assertEquals("rpc.tlsclntd: --upcall must be local or netlink, not \"udp\"", e.getMessage());
+        assertEquals("rpc.tlsclntd: --upcall must be local, netlink or handshake, not \"udp\"", e.getMessage());
+        assertEquals(Path.of("/run/rpctls"), client().handoffDir());
+        assertEquals(Path.of("/tmp/h"), client("--handoff-dir=/tmp/h").handoffDir());
+        assertEquals(15, client().handshakeTimeout());
+        assertEquals(4, client("--handshake-timeout", "4").handshakeTimeout());
+        assertEquals("rpc.tlsclntd: --handshake-timeout must be 1..15 seconds (the kernel waits 15)",
+                assertThrows(UsageException.class, () -> client("--handshake-timeout=16")).getMessage());
+        assertEquals("rpc.tlsclntd: --no-ktls-check is only allowed with --emulated-kernel",
+                assertThrows(UsageException.class, () -> client("--no-ktls-check")).getMessage());
+        assertTrue(client("--no-ktls-check", "--emulated-kernel=/tmp/k").noKtlsCheck());
+    }
+
+    @Test
+    void linuxSettingsAlwaysVerifyAndAskForClientCertificates() throws Exception {
+        var c = client("-m").linuxTlsSettings(true);
+        assertTrue(c.systemTrust(), "no -l/-p: the system trust store");
+        assertTrue(c.loadOwnCert());
+        assertFalse(client("-m").linuxTlsSettings(false).loadOwnCert(), "anon mounts present no certificate");
+        assertFalse(client("-l", "/ca.pem").linuxTlsSettings(false).systemTrust());
+        var s = server().linuxTlsSettings(true);
+        assertTrue(s.requestPeerCert() && s.rejectBadPeerCert());
     }
 
     @Test
