@@ -87,7 +87,7 @@ stop_daemon tlsclntd; stop_daemon tlsservd
 
 # ---- (3) the emulated-FreeBSD-kernel flows with real kernel TLS (both generations, no --no-ktls-check)
 emulated_freebsd() {
-    "${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC \
+    "${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -XX:UseAVX=0 \
         -cp "$ROOT/test/target/classes:$ROOT/dist/lib/*" org.rpctls.emulator.VmFreeBsdCheck "$ROOT/dist" "$PKI" "$OUT"
 }
 emulated_freebsd | tee "$OUT/emulated.out"
