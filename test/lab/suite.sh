@@ -79,7 +79,11 @@ check "  ... the client daemon says why" grep -q "mtls requested but this daemon
 need restart_clntd -D "$PKI/clntd-revoked" -m -l "$PKI/ca.pem"
 check "revoked client certificate: mount fails" mount_fails 60 mtls localhost
 check "  ... the server daemon says why" grep -q "certificate revoked" "$OUT/tlsservd.log"
-need restart_clntd -D "$PKI/clntd" -m -l "$PKI/ca.pem"
+# rpc.tlsclntd stopped: rpc.tlsservd receives the CLIENTHELLO and has nobody to pass it to
+stop_daemon tlsclntd
+check "no client daemon: mount fails at once" mount_fails 30 tls localhost
+check "  ... the server daemon says why" grep -q "no sibling daemon at /run/rpctls/rpc.tlsclntd.handoff" "$OUT/tlsservd.log"
+need start_daemon clntd tlsclntd -D "$PKI/clntd" -m -l "$PKI/ca.pem"
 check "after all that, both daemons still serve a good mount" mount_and_roundtrip mtls
 check "the daemons are still running" kill -0 "$(cat /run/tlsservd.daemon)"
 

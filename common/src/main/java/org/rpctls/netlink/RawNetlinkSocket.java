@@ -2,28 +2,21 @@ package org.rpctls.netlink;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
-import java.io.IOException;
 import java.lang.foreign.Arena;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.rpctls.ffi.LibC;
 import org.rpctls.ffi.SystemCallException;
 import org.rpctls.sys.SocketFd;
-import org.rpctls.sys.UnixSockets;
 
 /** A real generic-netlink socket: AF_NETLINK (16 on Linux, 38 on FreeBSD), SOCK_RAW, NETLINK_GENERIC. */
-public final class RawNetlinkSocket implements NetlinkSocket {
+public final class RawNetlinkSocket extends PacketSocket {
     public static final int AF_NETLINK = LibC.FREEBSD ? 38 : 16;
     public static final int SOCK_RAW = 3;
     public static final int NETLINK_GENERIC = 16;
     public static final int SOL_NETLINK = 270;
     public static final int NETLINK_ADD_MEMBERSHIP = 1;
 
-    private final SocketFd fd;
-    private final PacketBuffer buffer = new PacketBuffer();
-    private final AtomicBoolean closed = new AtomicBoolean();
-
     private RawNetlinkSocket(SocketFd fd) {
-        this.fd = fd;
+        super(fd);
     }
 
     public static RawNetlinkSocket open() throws SystemCallException {
@@ -33,35 +26,11 @@ public final class RawNetlinkSocket implements NetlinkSocket {
     }
 
     @Override
-    public byte[] receive() throws IOException {
-        if (closed.get()) return null;
-        try {
-            return UnixSockets.receivePacket(fd.fd(), buffer.segment);
-        } catch (IOException | IllegalStateException e) {
-            if (closed.get()) return null;
-            throw e;
-        }
-    }
-
-    @Override
-    public void send(byte[] packet) throws IOException {
-        UnixSockets.sendPacket(fd.fd(), packet);
-    }
-
-    @Override
     public void joinGroup(int group) throws SystemCallException {
         try (Arena arena = Arena.ofConfined()) {
             if (LibC.setsockopt(fd.fd(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, arena.allocateFrom(JAVA_INT, group), 4) != 0) {
                 throw SystemCallException.lastError("setsockopt(NETLINK_ADD_MEMBERSHIP " + group + ")");
             }
-        }
-    }
-
-    @Override
-    public void close() {
-        if (closed.compareAndSet(false, true)) {
-            LibC.shutdown(fd.fd(), LibC.SHUT_RDWR);
-            fd.close();
         }
     }
 }

@@ -1,19 +1,15 @@
 package org.rpctls.upcall;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.CompletionHandler;
 import java.util.List;
 import org.dcache.oncrpc4j.rpc.ReplyQueue;
-import org.dcache.oncrpc4j.rpc.RpcAuthError;
-import org.dcache.oncrpc4j.rpc.RpcAuthException;
-import org.dcache.oncrpc4j.rpc.RpcAuthStat;
-import org.dcache.oncrpc4j.rpc.RpcTransport;
 import org.dcache.oncrpc4j.xdr.Xdr;
 import org.rpctls.netlink.MalformedNetlinkException;
 import org.rpctls.netlink.NetlinkMessage;
 import org.rpctls.netlink.NetlinkSocket;
+import org.rpctls.rpc.LocalRpcTransport;
 import org.rpctls.rpc.RpcPrograms;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * the xid (clnt_nl.c, svc_nl.c). Messages for other groups, families or commands are ignored,
  * as svc_nl does.
  */
-public final class NetlinkUpcallTransport implements UpcallTransport, RpcTransport {
+public final class NetlinkUpcallTransport extends LocalRpcTransport implements UpcallTransport {
     private static final Logger LOG = LoggerFactory.getLogger("rpctls");
 
     public static final int RPCNL_REQUEST = 1;
@@ -39,11 +35,11 @@ public final class NetlinkUpcallTransport implements UpcallTransport, RpcTranspo
     private final int familyId;
     private final int groupId;
     private final String groupName;
-    private final ReplyQueue replyQueue = new ReplyQueue();
     private volatile boolean closed;
     private Thread reader;
 
     public NetlinkUpcallTransport(NetlinkSocket socket, int familyId, int groupId, String groupName) {
+        super(new ReplyQueue());
         this.socket = socket;
         this.familyId = familyId;
         this.groupId = groupId;
@@ -139,41 +135,11 @@ public final class NetlinkUpcallTransport implements UpcallTransport, RpcTranspo
                 Thread.currentThread().interrupt();
             }
         }
-        replyQueue.shutdown();
-    }
-
-    @Override
-    public ReplyQueue getReplyQueue() {
-        return replyQueue;
+        getReplyQueue().shutdown();
     }
 
     @Override
     public boolean isOpen() {
         return !closed;
-    }
-
-    @Override
-    public InetSocketAddress getLocalSocketAddress() {
-        return RpcPrograms.LOCAL;
-    }
-
-    @Override
-    public InetSocketAddress getRemoteSocketAddress() {
-        return RpcPrograms.LOCAL;
-    }
-
-    @Override
-    public RpcTransport getPeerTransport() {
-        return this;
-    }
-
-    @Override
-    public void startTLS() throws RpcAuthException {
-        throw new RpcAuthException("AUTH_TLS on a netlink upcall", new RpcAuthError(RpcAuthStat.AUTH_REJECTEDCRED));
-    }
-
-    @Override
-    public boolean isTLS() {
-        return false;
     }
 }

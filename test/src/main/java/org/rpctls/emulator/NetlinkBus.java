@@ -1,7 +1,6 @@
 package org.rpctls.emulator;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.CompletionHandler;
 import java.nio.file.Path;
@@ -20,6 +19,7 @@ import org.rpctls.ffi.LibC;
 import org.rpctls.netlink.MalformedNetlinkException;
 import org.rpctls.netlink.NetlinkMessage;
 import org.rpctls.netlink.SeqpacketSocket;
+import org.rpctls.rpc.LocalRpcTransport;
 import org.rpctls.rpc.RpcPrograms;
 import org.rpctls.rpc.XdrReader;
 import org.rpctls.sys.SocketFd;
@@ -95,7 +95,7 @@ final class NetlinkBus implements AutoCloseable {
 
     /** The RPC transport of one group: calls become RPCNL_REQUEST multicasts. */
     RpcTransport transport(int group) {
-        return new RpcTransport() {
+        return new LocalRpcTransport(replyQueue) {
             @Override
             public <A> void send(Xdr xdr, A attachment, CompletionHandler<Integer, ? super A> handler) {
                 ByteBuffer b = RpcPrograms.bytes(xdr);
@@ -110,38 +110,8 @@ final class NetlinkBus implements AutoCloseable {
             }
 
             @Override
-            public ReplyQueue getReplyQueue() {
-                return replyQueue;
-            }
-
-            @Override
             public boolean isOpen() {
                 return !closed;
-            }
-
-            @Override
-            public InetSocketAddress getLocalSocketAddress() {
-                return RpcPrograms.LOCAL;
-            }
-
-            @Override
-            public InetSocketAddress getRemoteSocketAddress() {
-                return RpcPrograms.LOCAL;
-            }
-
-            @Override
-            public RpcTransport getPeerTransport() {
-                return this;
-            }
-
-            @Override
-            public void startTLS() {
-                throw new IllegalStateException("no TLS on netlink");
-            }
-
-            @Override
-            public boolean isTLS() {
-                return false;
             }
         };
     }
