@@ -2,8 +2,9 @@
 # Needs: ROOT (the project), OUT (a writable directory for logs and results).
 BIN="$ROOT/dist/bin"
 PKI=/tmp/pki
-# Under qemu's TCG (no KVM here) the JIT's AVX code paths have crashed a JVM once (SIGSEGV in
-# C1-compiled JDK code, no native frames of ours): keep the JIT to SSE inside the VM.
+# JVMs crashed twice under multi-threaded TCG (SIGSEGV/SIGILL in C1-compiled JDK code, no
+# native frames of ours); tools/lab/run now uses single-threaded TCG, and the JIT also stays
+# away from TCG's young AVX emulation.
 export RPCTLS_JAVA_OPTS="${RPCTLS_JAVA_OPTS:-} -XX:UseAVX=0"
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*"; }
