@@ -67,6 +67,7 @@ public final class LibSsl {
     private static final MethodHandle TLS_server_method$MH = B.bind("TLS_server_method", FunctionDescriptor.of(ADDRESS));
     private static final MethodHandle TLS_client_method$MH = B.bind("TLS_client_method", FunctionDescriptor.of(ADDRESS));
     private static final MethodHandle SSL_CTX_new$MH = B.bind("SSL_CTX_new", FunctionDescriptor.of(ADDRESS, ADDRESS));
+    private static final MethodHandle SSL_CTX_up_ref$MH = B.bind("SSL_CTX_up_ref", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     private static final MethodHandle SSL_CTX_free$MH = B.bind("SSL_CTX_free", FunctionDescriptor.ofVoid(ADDRESS));
     private static final MethodHandle SSL_CTX_set_options$MH = B.bind("SSL_CTX_set_options", FunctionDescriptor.of(JAVA_LONG, ADDRESS, JAVA_LONG));
     private static final MethodHandle SSL_CTX_ctrl$MH = B.bind("SSL_CTX_ctrl", FunctionDescriptor.of(JAVA_LONG, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS));
@@ -95,6 +96,9 @@ public final class LibSsl {
     }
     public static MemorySegment SSL_CTX_new(MemorySegment method) {
         try { return (MemorySegment) SSL_CTX_new$MH.invokeExact(method); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int SSL_CTX_up_ref(MemorySegment ctx) {
+        try { return (int) SSL_CTX_up_ref$MH.invokeExact(ctx); } catch (Throwable t) { throw Binder.rethrow(t); }
     }
     public static void SSL_CTX_free(MemorySegment ctx) {
         try { SSL_CTX_free$MH.invokeExact(ctx); } catch (Throwable t) { throw Binder.rethrow(t); }

@@ -98,9 +98,12 @@ public final class LinuxHandshakeAgent implements AutoCloseable {
             byte[] packet;
             try {
                 packet = notify.receive();
-            } catch (IOException e) {
-                if (!closed) LOG.error("handshake netlink receive failed: {}", e.getMessage());
-                return;
+            } catch (IOException | RuntimeException e) {
+                if (closed) return;
+                // ENOBUFS after a burst of READY multicasts, or an oversized packet: keep listening
+                LOG.error("handshake netlink receive failed: {}; listening on", e.getMessage());
+                pause();
+                continue;
             }
             if (packet == null) return;
             try {
@@ -113,6 +116,14 @@ public final class LinuxHandshakeAgent implements AutoCloseable {
             } catch (MalformedNetlinkException e) {
                 LOG.info("handshake netlink packet of {} bytes dropped: {}", packet.length, e.getMessage());
             }
+        }
+    }
+
+    static void pause() {
+        try {
+            Thread.sleep(100);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -148,7 +159,13 @@ public final class LinuxHandshakeAgent implements AutoCloseable {
             LOG.error("HANDSHAKE_CMD_ACCEPT: {}", e.getMessage());
             return;
         }
-        SocketFd socket = SocketFd.adopt(params.sockfd());
+        SocketFd socket;
+        try {
+            socket = SocketFd.adopt(params.sockfd());
+        } catch (RuntimeException e) {
+            LOG.error("HANDSHAKE_CMD_ACCEPT gave an unusable socket {}: {}", params.sockfd(), e.getMessage());
+            return;
+        }
         Role wanted = switch (params.messageType()) {
             case HandshakeFamily.MSG_TYPE_CLIENTHELLO -> Role.CLIENT;
             case HandshakeFamily.MSG_TYPE_SERVERHELLO -> Role.SERVER;
@@ -223,6 +240,10 @@ public final class LinuxHandshakeAgent implements AutoCloseable {
             done(params, socket, status, List.of());
             return;
         } catch (InterruptedException e) {
+            done(params, socket, LibC.EIO, List.of());
+            return;
+        } catch (RuntimeException e) {
+            LOG.error("{} {}: {}: DONE with EIO", params.messageTypeName(), peer, e, e);
             done(params, socket, LibC.EIO, List.of());
             return;
         }

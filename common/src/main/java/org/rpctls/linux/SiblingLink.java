@@ -48,8 +48,10 @@ final class SiblingLink implements AutoCloseable {
                 int c = LibC.accept(listener.fd(), java.lang.foreign.MemorySegment.NULL, java.lang.foreign.MemorySegment.NULL);
                 if (c < 0) {
                     if (closed) return;
+                    LinuxHandshakeAgent.pause(); // EMFILE and the like: do not spin
                     continue;
                 }
+                LibC.fcntl(c, LibC.F_SETFD, LibC.FD_CLOEXEC);
                 Thread.ofVirtual().name("handoff").start(() -> receive(SocketFd.adopt(c), serve));
             }
         });
@@ -68,7 +70,7 @@ final class SiblingLink implements AutoCloseable {
             SocketFd mine = socket;
             socket = null;
             serve.accept(params, mine);
-        } catch (IOException | MalformedNetlinkException e) {
+        } catch (IOException | MalformedNetlinkException | RuntimeException e) {
             LOG.error("handoff from the sibling daemon refused: {}", e.getMessage());
             if (socket != null) socket.close();
         }

@@ -68,7 +68,9 @@ public final class FdPoller implements AutoCloseable {
         incoming.add(w);
         wake();
         try {
-            return w.result().get();
+            // the loop enforces the deadline; this is a backstop should the loop thread ever die
+            long left = Math.max(0, deadlineNanos - System.nanoTime()) + java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+            return w.result().get(left, java.util.concurrent.TimeUnit.NANOSECONDS);
         } catch (ExecutionException e) {
             if (e.getCause() instanceof TimeoutException t) throw t;
             throw new IllegalStateException(e.getCause());
@@ -88,6 +90,16 @@ public final class FdPoller implements AutoCloseable {
     }
 
     private void loop() {
+        try {
+            run();
+        } catch (Throwable t) {
+            // every waiter ends in its backstop timeout; say why once
+            System.err.println("rpctls poller thread died: " + t);
+            throw t;
+        }
+    }
+
+    private void run() {
         List<Waiter> waiting = new ArrayList<>();
         Arena arena = Arena.ofConfined();
         MemorySegment drain = arena.allocate(512);

@@ -104,7 +104,15 @@ public final class Handshaker {
 
         TlsSettings settings = context.settings();
         LibCrypto.ERR_clear_error();
-        MemorySegment ssl = LibSsl.SSL_new(context.sslCtx());
+        MemorySegment ctxRef;
+        try {
+            ctxRef = context.acquire();
+        } catch (IllegalStateException e) {
+            LibC.fcntl(raw, LibC.F_SETFL, savedFlags);
+            throw new HandshakeException(HandshakeException.Reason.CONFIG, e.getMessage());
+        }
+        MemorySegment ssl = LibSsl.SSL_new(ctxRef);
+        LibSsl.SSL_CTX_free(ctxRef); // the SSL holds its own reference now (or SSL_new failed)
         if (ssl.equals(MemorySegment.NULL)) {
             LibC.fcntl(raw, LibC.F_SETFL, savedFlags);
             throw new HandshakeException(HandshakeException.Reason.IO, new OpenSslException("SSL_new failed").getMessage());

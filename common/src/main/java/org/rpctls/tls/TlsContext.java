@@ -6,7 +6,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.rpctls.ffi.LibCrypto;
 import org.rpctls.ffi.LibSsl;
 import org.rpctls.ffi.OpenSslException;
@@ -22,7 +21,8 @@ public final class TlsContext implements AutoCloseable {
     private final MemorySegment ctx;
     /** CRLs read from -r, owned here (the store holds its own references) for revocation re-checks. */
     private final List<MemorySegment> crls;
-    private final AtomicBoolean closed = new AtomicBoolean();
+    private final java.util.concurrent.locks.ReentrantLock lock = new java.util.concurrent.locks.ReentrantLock();
+    private boolean closed;
 
     private TlsContext(TlsSettings settings, MemorySegment ctx, List<MemorySegment> crls) {
         this.settings = settings;
@@ -34,9 +34,20 @@ public final class TlsContext implements AutoCloseable {
         return settings;
     }
 
-    MemorySegment sslCtx() {
-        if (closed.get()) throw new IllegalStateException("TLS context closed");
-        return ctx;
+    /**
+     * A reference of its own to the SSL_CTX for one SSL_new, which the caller frees with
+     * SSL_CTX_free right after: a reload may close this context at any moment, and OpenSSL's
+     * reference count then keeps the SSL_CTX alive for a handshake that just picked it.
+     */
+    MemorySegment acquire() {
+        lock.lock();
+        try {
+            if (closed) throw new IllegalStateException("TLS context closed (reloaded)");
+            LibSsl.SSL_CTX_up_ref(ctx);
+            return ctx;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Builds the context; every failure names the file or option and OpenSSL's reason. */
@@ -214,10 +225,16 @@ public final class TlsContext implements AutoCloseable {
 
     /** Whether {@code x509} (an X509*) is listed in one of this context's CRLs. */
     public boolean isRevoked(MemorySegment x509) {
-        for (MemorySegment crl : crls) {
-            if (LibCrypto.X509_CRL_get0_by_cert(crl, MemorySegment.NULL, x509) == 1) return true;
+        lock.lock();
+        try {
+            if (closed) return false;
+            for (MemorySegment crl : crls) {
+                if (LibCrypto.X509_CRL_get0_by_cert(crl, MemorySegment.NULL, x509) == 1) return true;
+            }
+            return false;
+        } finally {
+            lock.unlock();
         }
-        return false;
     }
 
     public boolean hasCrl() {
@@ -226,9 +243,14 @@ public final class TlsContext implements AutoCloseable {
 
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true)) {
+        lock.lock();
+        try {
+            if (closed) return;
+            closed = true;
             crls.forEach(LibCrypto::X509_CRL_free);
             LibSsl.SSL_CTX_free(ctx);
+        } finally {
+            lock.unlock();
         }
     }
 }

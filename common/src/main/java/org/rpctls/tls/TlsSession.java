@@ -116,6 +116,16 @@ public final class TlsSession implements AutoCloseable {
         }
     }
 
+    /** SIGTERM: stop reading (FreeBSD's rpctls_cleanup_term), unless the session is already closed. */
+    public void shutdownRead() {
+        lock.lock();
+        try {
+            if (!closed) LibC.shutdown(fd, LibC.SHUT_RD);
+        } finally {
+            lock.unlock();
+        }
+    }
+
     public boolean isShutOff() {
         lock.lock();
         try {

@@ -58,9 +58,16 @@ public final class NetlinkUpcallTransport extends LocalRpcTransport implements U
             byte[] packet;
             try {
                 packet = socket.receive();
-            } catch (IOException e) {
-                if (!closed) LOG.error("netlink receive failed: {}", e.getMessage());
-                return;
+            } catch (IOException | RuntimeException e) {
+                if (closed) return;
+                // ENOBUFS after a burst, or an oversized packet: the kernel retries nothing, but later upcalls must get through
+                LOG.error("netlink receive failed: {}; listening on", e.getMessage());
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException ie) {
+                    return;
+                }
+                continue;
             }
             if (packet == null) {
                 if (!closed) LOG.error("netlink socket closed by the kernel side");
@@ -75,7 +82,11 @@ public final class NetlinkUpcallTransport extends LocalRpcTransport implements U
             }
             for (NetlinkMessage m : messages) {
                 byte[] body = requestBody(m);
-                if (body != null) programs.handle(body, this);
+                try {
+                    if (body != null) programs.handle(body, this);
+                } catch (RuntimeException e) {
+                    LOG.error("upcall seq {} failed", Integer.toUnsignedString(m.seq()), e);
+                }
             }
         }
     }

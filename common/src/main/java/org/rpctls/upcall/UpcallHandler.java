@@ -260,7 +260,7 @@ public final class UpcallHandler {
     /** SIGTERM (FreeBSD's rpctls_cleanup_term): stop reading on every socket; sessions end with the process. */
     public void terminate() {
         for (SessionTable.Entry e : sessions.entries()) {
-            org.rpctls.ffi.LibC.shutdown(e.session().fd(), org.rpctls.ffi.LibC.SHUT_RD);
+            e.session().shutdownRead();
         }
     }
 
