@@ -188,6 +188,7 @@ public final class LibSsl {
     private static final MethodHandle SSL_shutdown$MH = B.bind("SSL_shutdown", FunctionDescriptor.of(JAVA_INT, ADDRESS), ErrnoCapture.OPTION);
     private static final MethodHandle SSL_set_shutdown$MH = B.bind("SSL_set_shutdown", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT));
     private static final MethodHandle SSL_get_shutdown$MH = B.bind("SSL_get_shutdown", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle SSL_has_pending$MH = B.bind("SSL_has_pending", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     private static final MethodHandle SSL_get_rbio$MH = B.bind("SSL_get_rbio", FunctionDescriptor.of(ADDRESS, ADDRESS));
     private static final MethodHandle SSL_get_wbio$MH = B.bind("SSL_get_wbio", FunctionDescriptor.of(ADDRESS, ADDRESS));
     private static final MethodHandle SSL_get_version$MH = B.bind("SSL_get_version", FunctionDescriptor.of(ADDRESS, ADDRESS));
@@ -252,6 +253,11 @@ public final class LibSsl {
     public static void SSL_set_shutdown(MemorySegment ssl, int mode) {
         try { SSL_set_shutdown$MH.invokeExact(ssl, mode); } catch (Throwable t) { throw Binder.rethrow(t); }
     }
+    /** int SSL_has_pending(const SSL *s): 1 if read data is buffered, processed or not (e.g. part of a record). */
+    public static int SSL_has_pending(MemorySegment ssl) {
+        try { return (int) SSL_has_pending$MH.invokeExact(ssl); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+
     public static int SSL_get_shutdown(MemorySegment ssl) {
         try { return (int) SSL_get_shutdown$MH.invokeExact(ssl); } catch (Throwable t) { throw Binder.rethrow(t); }
     }

@@ -151,13 +151,33 @@ public final class TlsSession implements AutoCloseable {
                 return RecordResult.NOTHING;
             }
             if (manualKtlsRx) return handleKernelRecord();
-            LibCrypto.ERR_clear_error();
+            // Non-blocking for this read: on a socket the kernel does not decrypt, a peer can send
+            // part of a record and stop; a blocking SSL_read would then hold this session's lock
+            // (and the upcall thread) forever. The socket's flags are the kernel's: put them back.
+            int saved = LibC.fcntl(fd, LibC.F_GETFL);
+            if (saved < 0 || LibC.fcntl(fd, LibC.F_SETFL, saved | LibC.O_NONBLOCK) < 0) return RecordResult.ERROR;
             int r;
+            int err;
             try (Arena arena = Arena.ofConfined()) {
-                r = LibSsl.SSL_read(ssl, arena.allocate(1), 0);
+                long deadline = System.nanoTime() + wait.toNanos();
+                while (true) {
+                    LibCrypto.ERR_clear_error();
+                    r = LibSsl.SSL_read(ssl, arena.allocate(1), 0);
+                    err = r > 0 ? LibSsl.SSL_ERROR_NONE : LibSsl.SSL_get_error(ssl, r);
+                    LibCrypto.ERR_clear_error();
+                    // WANT_READ with nothing buffered: a whole record was consumed. With part of a
+                    // record buffered: wait for the rest, up to the deadline; OpenSSL keeps the part
+                    // for the next HANDLERECORD if it does not come.
+                    if (err != LibSsl.SSL_ERROR_WANT_READ || LibSsl.SSL_has_pending(ssl) == 0) break;
+                    try {
+                        FdPoller.shared().await(fd, LibC.POLLIN, deadline);
+                    } catch (TimeoutException e) {
+                        return RecordResult.NOTHING;
+                    }
+                }
+            } finally {
+                LibC.fcntl(fd, LibC.F_SETFL, saved);
             }
-            int err = r > 0 ? LibSsl.SSL_ERROR_NONE : LibSsl.SSL_get_error(ssl, r);
-            LibCrypto.ERR_clear_error();
             int state = LibSsl.SSL_get_shutdown(ssl);
             if ((state & LibSsl.SSL_RECEIVED_SHUTDOWN) != 0) {
                 if ((state & LibSsl.SSL_SENT_SHUTDOWN) == 0) {
