@@ -11,15 +11,15 @@
 set -uo pipefail
 # tools/lab/run copies the job and starts it in the caller's directory (the project root)
 ROOT=${ROOT:-$PWD}
-[ -f "$ROOT/test/lab/lib.sh" ] || { echo "run from the project root (ROOT=$ROOT)"; exit 2; }
-OUT=${LAB_OUT:-/tmp/out}; mkdir -p "$OUT"
-. "$ROOT/test/lab/lib.sh"
+[ -f "$ROOT/test/lab/lib.sh" ] || [ "${1:-}" = --summary ] || { echo "run from the project root (ROOT=$ROOT)"; exit 2; }
+OUT=${LAB_OUT:-/tmp/out}; [ "${1:-}" = --summary ] || mkdir -p "$OUT"
+[ -f "$ROOT/test/lab/lib.sh" ] && . "$ROOT/test/lab/lib.sh"
 R=${MOUNT_TIME_REPEATS:-10}
 [[ "$R" =~ ^[1-9][0-9]*$ ]] || { echo "MOUNT_TIME_REPEATS wants a positive count, not '$R'"; exit 2; }
 TLSHD=${TLSHD:-}
 TRACE=/sys/kernel/tracing
 RESULTS=$OUT/mount-times.tsv     # one line per timed mount
-failures=0
+failures=0 warmup_failures=0
 
 fail() { echo "BENCHMARK FAILED: $*"; for f in "$OUT"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done; exit 1; }
 now_ns() { local t=$EPOCHREALTIME; echo "${t/./}000"; }   # bash's clock: no fork around the mount
@@ -54,27 +54,40 @@ one_mount() {
     fi
     # something must have been read through the mount: the root's attributes
     stat -c %i "$dir" > /dev/null || { echo "stat on the mount failed"; failures=$((failures + 1)); }
+    local u0 u1; u0=$(now_ns)
     umount "$dir" || { echo "umount failed"; failures=$((failures + 1)); }
+    u1=$(now_ns)
     wait_idle
     echo $(((t1 - t0) / 1000)) > "$OUT/last.us"
+    echo $(((u1 - u0) / 1000)) > "$OUT/last-umount.us"
 }
 
-# series AGENT MODE: one warm-up mount (reported, not counted), then R timed mounts.
+# series AGENT MODE: one successful warm-up mount (reported, not counted; up to 3 attempts, a
+# failed attempt is reported and counted apart), then R timed mounts.
 series() {
-    local agent=$1 mode=$2 tx0 rx0 de0 i times=()
+    local agent=$1 mode=$2 tx0 rx0 de0 i times=() umounts=()
     wait_idle
-    if one_mount "$agent" "$mode" warmup; then
-        printf '  %-6s %-5s warm-up mount %8.1f ms (not counted)\n' "$agent" "$mode" "$(echo "$(cat "$OUT/last.us") / 1000" | bc -l)"
-    fi
+    for i in 1 2 3; do
+        if one_mount "$agent" "$mode" "warmup-$i"; then
+            printf '  %-6s %-5s warm-up mount %8.1f ms (not counted)\n' "$agent" "$mode" "$(echo "$(cat "$OUT/last.us") / 1000" | bc -l)"
+            break
+        fi
+        failures=$((failures - 1)); warmup_failures=$((warmup_failures + 1))
+        echo "  $agent $mode: warm-up mount attempt $i failed (reported above; not counted as a benchmark failure)"
+        echo "$agent $mode attempt $i" >> "$OUT/warmup-failures.txt"
+        wait_idle
+    done
     tx0=$(tls_stat TlsTxSw); rx0=$(tls_stat TlsRxSw); de0=$(tls_stat TlsDecryptError)
     for i in $(seq "$R"); do
         one_mount "$agent" "$mode" "$i" || continue
-        times+=("$(cat "$OUT/last.us")")
+        times+=("$(cat "$OUT/last.us")"); umounts+=("$(cat "$OUT/last-umount.us")")
         printf '%s\t%s\t%s\t%s\n' "$agent" "$mode" "$i" "$(cat "$OUT/last.us")" >> "$RESULTS"
     done
     local dtx=$(($(tls_stat TlsTxSw) - tx0)) drx=$(($(tls_stat TlsRxSw) - rx0)) dde=$(($(tls_stat TlsDecryptError) - de0))
     printf '  %-6s %-5s %d timed mounts (ms): %s\n' "$agent" "$mode" "${#times[@]}" \
         "$(for t in "${times[@]}"; do printf '%.0f ' "$(echo "$t / 1000" | bc -l)"; done)"
+    printf '  %-6s %-5s umount (ms): %s\n' "$agent" "$mode" \
+        "$(for t in "${umounts[@]}"; do printf '%.0f ' "$(echo "$t / 1000" | bc -l)"; done)"
     if [ "$mode" = none ]; then
         printf '  %-6s %-5s kTLS: TlsTxSw +%d, TlsRxSw +%d (no TLS expected)\n' "$agent" "$mode" "$dtx" "$drx"
     else
@@ -104,6 +117,95 @@ trace_save() { # FILE
     echo 0 > "$TRACE/tracing_on"; cat "$TRACE/trace" > "$1"; echo > "$TRACE/trace"; echo 1 > "$TRACE/tracing_on"
 }
 
+# ---- the breakdown from the kernel's handshake trace events, per mount (ms):
+#  pre: mount start -> client handshake submitted (mount.nfs, RPC client setup, TCP connect,
+#       the AUTH_TLS probe);  c_wait: submit -> the agent's ACCEPT (netlink notification, wake-up;
+#       the kernel traces the submit after notifying, so this can be slightly negative);
+#  c_agent: ACCEPT -> DONE (the TLS handshake itself, certificate checks, kTLS setup);
+#  c_hs: submit -> kernel completion (client side);  s_wait, s_agent, s_hs: the same, nfsd side;
+#  post: client handshake completed -> mount returned (NFSv4.2 EXCHANGE_ID, CREATE_SESSION, ...).
+# With retries (a handshake timed out) the last request of each side counts.
+breakdown() { # trace file -> lines "label pre c_wait c_agent c_hs s_wait s_agent s_hs post"
+    awk '
+    function ts(   i) { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\.[0-9]+:$/) return substr($i, 1, length($i) - 1) + 0; return -1 }
+    function req(   s) { if (match($0, /req=[0-9a-fx]+/)) return substr($0, RSTART + 4, RLENGTH - 4); return "" }
+    function ms(a, b) { return (a > 0 && b > 0) ? sprintf("%.1f", (b - a) * 1000) : "-" }
+    / rpctls-bench begin / { n = split($0, w, " "); label = w[n]; B = ts(); delete sub_t; delete acc; delete dn; delete cpl; cl = ""; sv = ""; next }
+    /handshake_submit:/ { r = req(); sub_t[r] = ts(); comm = $1; sub(/-[0-9]+$/, "", comm)
+                          if (comm ~ /^nfsd/) sv = r; else cl = r; next }
+    /handshake_cmd_accept:/ { acc[req()] = ts(); next }
+    /handshake_cmd_done:/ { dn[req()] = ts(); next }
+    /handshake_complete:/ { cpl[req()] = ts(); next }
+    / rpctls-bench end / { E = ts()
+        print label, ms(B, sub_t[cl]), ms(sub_t[cl], acc[cl]), ms(acc[cl], dn[cl]), ms(sub_t[cl], cpl[cl]),
+              ms(sub_t[sv], acc[sv]), ms(acc[sv], dn[sv]), ms(sub_t[sv], cpl[sv]), ms(cpl[cl], E) }
+    ' "$1"
+}
+
+stats() { # numbers (one a line; "-" ignored) -> "median min max"
+    sort -g | awk '$1 != "-" { v[n++] = $1 } END { if (!n) { print "- - -"; exit }
+        m = (n % 2) ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2; printf "%.1f %.1f %.1f\n", m, v[0], v[n - 1] }'
+}
+
+# summary DIR: the tables from the raw results in DIR (mount-times.tsv, trace-*.txt, ktls.txt).
+summary() {
+    local dir=$1 key med min max late n row col v f r1 r2 mode
+    declare -A median hs_median
+    echo
+    echo "==== NFSv4.2 mount time over TLS, localhost:/, kernel $(cat "$dir/kernel.txt" 2>/dev/null), qemu TCG (ms) ===="
+    echo "  each series: one warm-up mount (not counted), then the timed mounts; 'late' = median of the second half"
+    printf '%-6s %-5s %3s %9s %9s %9s %9s\n' agent mode n median min max late
+    for key in "none none" "ours tls" "ours mtls" "tlshd tls" "tlshd mtls"; do
+        set -- $key
+        awk -F'\t' -v a="$1" -v m="$2" '$1 == a && $2 == m { print $3, $4 / 1000 }' "$dir/mount-times.tsv" > "$dir/sel.txt"
+        [ -s "$dir/sel.txt" ] || continue
+        n=$(wc -l < "$dir/sel.txt")
+        read -r med min max <<< "$(cut -d' ' -f2 "$dir/sel.txt" | stats)"
+        late=$(awk -v h=$((n / 2)) 'NR > h { print $2 }' "$dir/sel.txt" | stats | cut -d' ' -f1)
+        median[$1.$2]=$med
+        printf '%-6s %-5s %3d %9s %9s %9s %9s\n' "$1" "$2" "$n" "$med" "$min" "$max" "$late"
+    done
+    echo
+    echo "Where the time goes (medians over the timed mounts, ms; from the kernel's handshake trace events):"
+    echo "  pre = mount start -> client handshake request; wait = request -> agent ACCEPT; agent = ACCEPT -> DONE;"
+    echo "  hs = request -> kernel completion; post = client handshake done -> mount returns; c_ client, s_ server (nfsd)"
+    printf '%-6s %-5s %7s %7s %8s %7s %7s %8s %7s %7s\n' agent mode pre c_wait c_agent c_hs s_wait s_agent s_hs post
+    for key in "ours tls" "ours mtls" "tlshd tls" "tlshd mtls"; do
+        set -- $key
+        f=$dir/trace-$1-$2.txt
+        [ -s "$f" ] || continue
+        breakdown "$f" > "$dir/breakdown-$1-$2.txt"
+        row=()
+        for col in 2 3 4 5 6 7 8 9; do
+            v=$(awk -v c=$col '$1 !~ /^warmup/ { print $c }' "$dir/breakdown-$1-$2.txt" | stats | cut -d' ' -f1)
+            row+=("$v")
+        done
+        hs_median[$1.$2]=${row[3]}
+        printf '%-6s %-5s %7s %7s %8s %7s %7s %8s %7s %7s\n' "$1" "$2" "${row[@]}"
+    done
+    echo
+    echo "Warm-up mounts (the first of each agent is its first handshake since it started), same columns:"
+    for key in "ours tls" "ours mtls" "tlshd tls" "tlshd mtls"; do
+        set -- $key
+        [ -s "$dir/breakdown-$1-$2.txt" ] || continue
+        awk -v a="$1" -v m="$2" '$1 ~ /^warmup/ { printf "%-6s %-5s %-9s %7s %7s %8s %7s %7s %8s %7s %7s\n", a, m, $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$dir/breakdown-$1-$2.txt"
+    done
+    echo
+    ratio() { [ -n "${1:-}" ] && [ -n "${2:-}" ] && [ "$1" != - ] && [ "$2" != - ] && echo "scale=2; $1 / $2" | bc; }
+    for mode in tls mtls; do
+        r1=$(ratio "${median[ours.$mode]:-}" "${median[tlshd.$mode]:-}")
+        r2=$(ratio "${hs_median[ours.$mode]:-}" "${hs_median[tlshd.$mode]:-}")
+        [ -n "$r1" ] && echo "RATIO ours/tlshd xprtsec=$mode: median mount time ${r1}x (${median[ours.$mode]} / ${median[tlshd.$mode]} ms);" \
+            "median client handshake (c_hs) ${r2:-?}x (${hs_median[ours.$mode]:-?} / ${hs_median[tlshd.$mode]:-?} ms)"
+    done
+    echo "kTLS counters per series (agent mode TlsTxSw+ TlsRxSw+ mounts): $(tr '\n' ';' < "$dir/ktls.txt")"
+    [ -s "$dir/warmup-failures.txt" ] && echo "Failed warm-up mount attempts: $(tr '\n' ';' < "$dir/warmup-failures.txt")"
+    return 0
+}
+
+# bash test/lab/mount-time.sh --summary DIR (anywhere): the tables again from a run's saved results.
+if [ "${1:-}" = --summary ]; then summary "${2:?usage: mount-time.sh --summary DIR}"; exit 0; fi
+
 # ---- setup
 log "kernel $(uname -r); $(grep -c ^processor /proc/cpuinfo) vCPUs ($(grep -m 1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'))"
 log "qemu TCG (software CPU emulation, ${RPCTLS_LAB_TCG_THREAD:-single}-threaded): absolute times are several times the host's; compare agents by their ratio"
@@ -118,7 +220,7 @@ start_nfsd || fail "nfsd"
 nfsd_started=$SECONDS
 mountpoint -q "$TRACE" || mount -t tracefs tracefs "$TRACE" 2>/dev/null
 echo global > "$TRACE/trace_clock" 2>/dev/null   # one clock across CPUs
-: > "$RESULTS"; : > "$OUT/ktls.txt"
+: > "$RESULTS"; : > "$OUT/ktls.txt"; : > "$OUT/warmup-failures.txt"; uname -r > "$OUT/kernel.txt"
 log "nfsd exports /srv/export (tmpfs); NFSv4 grace and lease 10 s; $R timed mounts per agent and mode, each after one warm-up mount"
 
 # The grace period does not block a mount, but stay clear of it anyway: no timed mount before
@@ -139,7 +241,8 @@ for mode in tls mtls; do
     trace_start; series ours "$mode"; trace_save "$OUT/trace-ours-$mode.txt"
 done
 stop_daemon tlsclntd; stop_daemon tlsservd
-log "ours: stopped"
+log "ours: stopped; $(grep -c 'SSL handshake ok' "$OUT/tlsclntd.log" "$OUT/tlsservd.log" | tr '\n' ' ')successful handshakes;" \
+    "$(grep -m 1 -o 'SSL handshake ok <[^>]*>' "$OUT/tlsclntd.log")"
 
 # ---- ktls-utils' tlshd
 if [ -z "$TLSHD" ]; then
@@ -169,90 +272,24 @@ CONF
     log "tlshd: $("$TLSHD" -v 2>&1 | head -1)"
     "$TLSHD" -s -c "$conf" > "$OUT/tlshd.log" 2>&1 &
     tlshd_pid=$!
-    # Listening once it has a generic netlink socket (protocol 16) with its pid as port id.
-    for _ in $(seq 100); do
-        awk -v p="$tlshd_pid" '$2 == 16 && $3 == p { found = 1 } END { exit !found }' /proc/net/netlink && break
-        kill -0 "$tlshd_pid" 2>/dev/null || fail "tlshd exited at start"
-        sleep 0.1
-    done
-    sleep 0.5
+    # tlshd says nothing when it starts listening; it reads its configuration and joins the
+    # "tlshd" group at once. Two seconds are plenty (the warm-up mount would show otherwise).
+    sleep 2
+    kill -0 "$tlshd_pid" 2>/dev/null || fail "tlshd exited at start"
     log "tlshd: running (pid $tlshd_pid, config $conf)"
     for mode in tls mtls; do
         trace_start; series tlshd "$mode"; trace_save "$OUT/trace-tlshd-$mode.txt"
     done
     kill -TERM "$tlshd_pid"; wait "$tlshd_pid" 2>/dev/null
-    log "tlshd: stopped; its log: $(grep -c 'was successful' "$OUT/tlshd.log") successful handshakes," \
-        "$(grep -ci 'fail\|error' "$OUT/tlshd.log") lines with fail/error"
+    log "tlshd: stopped; its log: $(grep -c 'Handshake with .* succeeded' "$OUT/tlshd.log") successful handshakes;" \
+        "$(grep -m 1 'Session description' "$OUT/tlshd.log" | sed 's/.*: //')"
 fi
 
-# ---- the breakdown from the kernel's handshake trace events, per timed mount (ms):
-#  pre: mount start -> client handshake submitted (mount.nfs, RPC client setup, TCP connect,
-#       the AUTH_TLS probe);  c_wait: submit -> the agent's ACCEPT (netlink notification, wake-up);
-#  c_agent: ACCEPT -> DONE (the TLS handshake itself, certificate checks, kTLS setup);
-#  c_hs: submit -> kernel completion (client side);  s_wait, s_agent, s_hs: the same, nfsd side;
-#  post: client handshake completed -> mount returned (NFSv4.2 EXCHANGE_ID, CREATE_SESSION, ...).
-breakdown() { # trace file -> lines "label pre c_wait c_agent c_hs s_wait s_agent s_hs post"
-    awk '
-    function ts(   i) { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\.[0-9]+:$/) return substr($i, 1, length($i) - 1) + 0; return -1 }
-    function req(   s) { if (match($0, /req=[0-9a-fx]+/)) return substr($0, RSTART + 4, RLENGTH - 4); return "" }
-    function ms(a, b) { return (a > 0 && b > 0) ? sprintf("%.1f", (b - a) * 1000) : "-" }
-    / rpctls-bench begin / { n = split($0, w, " "); label = w[n]; B = ts(); delete sub_t; delete side; delete acc; delete dn; delete cpl; cl = ""; sv = ""; next }
-    /handshake_submit:/ { r = req(); sub_t[r] = ts(); comm = $1; sub(/-[0-9]+$/, "", comm)
-                          if (comm ~ /^nfsd/) sv = r; else cl = r; next }
-    /handshake_cmd_accept:/ { acc[req()] = ts(); next }
-    /handshake_cmd_done:/ { dn[req()] = ts(); next }
-    /handshake_complete:/ { cpl[req()] = ts(); next }
-    / rpctls-bench end / { E = ts(); if (label == "warmup") next
-        print label, ms(B, sub_t[cl]), ms(sub_t[cl], acc[cl]), ms(acc[cl], dn[cl]), ms(sub_t[cl], cpl[cl]),
-              ms(sub_t[sv], acc[sv]), ms(acc[sv], dn[sv]), ms(sub_t[sv], cpl[sv]), ms(cpl[cl], E) }
-    ' "$1"
-}
 
-# ---- summary
-stats() { # numbers (one a line) -> "median min max"
-    sort -g | awk '$1 != "-" { v[n++] = $1 } END { if (!n) { print "- - -"; exit }
-        m = (n % 2) ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2; printf "%.1f %.1f %.1f\n", m, v[0], v[n - 1] }'
-}
-echo
-echo "==== NFSv4.2 mount time over TLS, $(uname -r), qemu TCG, localhost:/ (ms; $R timed mounts each, after one warm-up) ===="
-printf '%-6s %-5s %3s %9s %9s %9s\n' agent mode n median min max
-declare -A median
-for key in "none none" "ours tls" "ours mtls" "tlshd tls" "tlshd mtls"; do
-    set -- $key
-    awk -F'\t' -v a="$1" -v m="$2" '$1 == a && $2 == m { print $4 / 1000 }' "$RESULTS" > "$OUT/sel.txt"
-    [ -s "$OUT/sel.txt" ] || continue
-    read -r med min max < <(stats < "$OUT/sel.txt")
-    median[$1.$2]=$med
-    printf '%-6s %-5s %3d %9s %9s %9s\n' "$1" "$2" "$(wc -l < "$OUT/sel.txt")" "$med" "$min" "$max"
-done
-echo
-echo "Where the time goes (medians over the timed mounts, ms; from the kernel's handshake trace events):"
-echo "  pre = mount start -> client handshake request; wait = request -> agent ACCEPT; agent = ACCEPT -> DONE;"
-echo "  hs = request -> kernel completion; post = client handshake done -> mount returns; c_ client, s_ server (nfsd)"
-printf '%-6s %-5s %7s %7s %8s %7s %7s %8s %7s %7s\n' agent mode pre c_wait c_agent c_hs s_wait s_agent s_hs post
-declare -A hs_median
-for key in "ours tls" "ours mtls" "tlshd tls" "tlshd mtls"; do
-    set -- $key
-    f=$OUT/trace-$1-$2.txt
-    [ -s "$f" ] || continue
-    breakdown "$f" > "$OUT/breakdown-$1-$2.txt"
-    row=()
-    for col in 2 3 4 5 6 7 8 9; do
-        v=$(awk -v c=$col '{ print $c }' "$OUT/breakdown-$1-$2.txt" | stats | cut -d' ' -f1)
-        row+=("$v")
-    done
-    hs_median[$1.$2]=${row[3]}
-    printf '%-6s %-5s %7s %7s %8s %7s %7s %8s %7s %7s\n' "$1" "$2" "${row[@]}"
-done
-echo
-ratio() { [ -n "${1:-}" ] && [ -n "${2:-}" ] && [ "$1" != - ] && [ "$2" != - ] && echo "scale=2; $1 / $2" | bc; }
-for mode in tls mtls; do
-    r1=$(ratio "${median[ours.$mode]:-}" "${median[tlshd.$mode]:-}")
-    r2=$(ratio "${hs_median[ours.$mode]:-}" "${hs_median[tlshd.$mode]:-}")
-    [ -n "$r1" ] && echo "RATIO ours/tlshd xprtsec=$mode: median mount time ${r1}x (${median[ours.$mode]} / ${median[tlshd.$mode]} ms); median client handshake ${r2:-?}x (${hs_median[ours.$mode]} / ${hs_median[tlshd.$mode]} ms)"
-done
-echo "kTLS per series (agent mode TlsTxSw+ TlsRxSw+ mounts): $(tr '\n' ';' < "$OUT/ktls.txt")"
-echo "Raw figures: mount-times.tsv, trace-*.txt, breakdown-*.txt in LAB_OUT; daemon logs tlsservd.log, tlsclntd.log, tlshd.log"
-echo "Note: qemu TCG emulates the CPU in software, single-threaded by default: absolute times are several times the host's (see the ECDSA figures above); the ratio between agents is the meaningful figure."
+summary "$OUT"
+echo "Raw figures in LAB_OUT: mount-times.tsv (one timed mount a line, µs), trace-*.txt (kernel trace), breakdown-*.txt;"
+echo "  daemon logs tlsservd.log, tlsclntd.log, tlshd.log. Re-print: bash test/lab/mount-time.sh --summary <LAB_OUT_HOST>"
+echo "Note: qemu TCG emulates the CPU in software (single-threaded by default): absolute times are several times"
+echo "  the host's (see the ECDSA figures above); the ratio between agents is the meaningful figure."
 [ "$failures" -eq 0 ] || { echo "BENCHMARK: $failures mount or umount failures (see above)"; exit 1; }
 echo "BENCHMARK DONE"
