@@ -65,10 +65,10 @@ one_mount() {
 # series AGENT MODE: one successful warm-up mount (reported, not counted; up to 3 attempts, a
 # failed attempt is reported and counted apart), then R timed mounts.
 series() {
-    local agent=$1 mode=$2 tx0 rx0 de0 i times=() umounts=()
+    local agent=$1 mode=$2 pass=${3:-1} tx0 rx0 de0 i label times=() umounts=()
     wait_idle
     for i in 1 2 3; do
-        if one_mount "$agent" "$mode" "warmup-$i"; then
+        if one_mount "$agent" "$mode" "warmup-$pass.$i"; then
             printf '  %-6s %-5s warm-up mount %8.1f ms (not counted)\n' "$agent" "$mode" "$(echo "$(cat "$OUT/last.us") / 1000" | bc -l)"
             break
         fi
@@ -79,9 +79,10 @@ series() {
     done
     tx0=$(tls_stat TlsTxSw); rx0=$(tls_stat TlsRxSw); de0=$(tls_stat TlsDecryptError)
     for i in $(seq "$R"); do
-        one_mount "$agent" "$mode" "$i" || continue
+        label=$(((pass - 1) * R + i))
+        one_mount "$agent" "$mode" "$label" || continue
         times+=("$(cat "$OUT/last.us")"); umounts+=("$(cat "$OUT/last-umount.us")")
-        printf '%s\t%s\t%s\t%s\n' "$agent" "$mode" "$i" "$(cat "$OUT/last.us")" >> "$RESULTS"
+        printf '%s\t%s\t%s\t%s\t%s\n' "$agent" "$mode" "$label" "$(cat "$OUT/last.us")" "$pass" >> "$RESULTS"
     done
     local dtx=$(($(tls_stat TlsTxSw) - tx0)) drx=$(($(tls_stat TlsRxSw) - rx0)) dde=$(($(tls_stat TlsDecryptError) - de0))
     printf '  %-6s %-5s %d timed mounts (ms): %s\n' "$agent" "$mode" "${#times[@]}" \
@@ -125,7 +126,7 @@ trace_save() { # FILE
 #  c_hs: submit -> kernel completion (client side);  s_wait, s_agent, s_hs: the same, nfsd side;
 #  post: client handshake completed -> mount returned (NFSv4.2 EXCHANGE_ID, CREATE_SESSION, ...).
 # With retries (a handshake timed out) the last request of each side counts.
-breakdown() { # trace file -> lines "label pre c_wait c_agent c_hs s_wait s_agent s_hs post"
+breakdown() { # trace (stdin) -> lines "label pre c_wait c_agent c_hs s_wait s_agent s_hs post"
     awk '
     function ts(   i) { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\.[0-9]+:$/) return substr($i, 1, length($i) - 1) + 0; return -1 }
     function req(   s) { if (match($0, /req=[0-9a-fx]+/)) return substr($0, RSTART + 4, RLENGTH - 4); return "" }
@@ -139,7 +140,7 @@ breakdown() { # trace file -> lines "label pre c_wait c_agent c_hs s_wait s_agen
     / rpctls-bench end / { E = ts()
         print label, ms(B, sub_t[cl]), ms(sub_t[cl], acc[cl]), ms(acc[cl], dn[cl]), ms(sub_t[cl], cpl[cl]),
               ms(sub_t[sv], acc[sv]), ms(acc[sv], dn[sv]), ms(sub_t[sv], cpl[sv]), ms(cpl[cl], E) }
-    ' "$1"
+    '
 }
 
 stats() { # numbers (one a line; "-" ignored) -> "median min max"
@@ -153,17 +154,24 @@ summary() {
     declare -A median hs_median
     echo
     echo "==== NFSv4.2 mount time over TLS, localhost:/, kernel $(cat "$dir/kernel.txt" 2>/dev/null), qemu TCG (ms) ===="
-    echo "  each series: one warm-up mount (not counted), then the timed mounts; 'late' = median of the second half"
-    printf '%-6s %-5s %3s %9s %9s %9s %9s\n' agent mode n median min max late
+    echo "  each series: one warm-up mount (not counted), then the timed mounts; late = median of the second half"
+    echo "  of each series (JIT warm-up shows as median > late); tlshd: two passes, before and after ours, pooled"
+    printf '%-6s %-5s %3s %9s %9s %9s %9s  %s\n' agent mode n median min max late "pass 1 / pass 2 medians"
     for key in "none none" "ours tls" "ours mtls" "tlshd tls" "tlshd mtls"; do
         set -- $key
-        awk -F'\t' -v a="$1" -v m="$2" '$1 == a && $2 == m { print $3, $4 / 1000 }' "$dir/mount-times.tsv" > "$dir/sel.txt"
+        # lines: pass, index within the pass, ms
+        awk -F'\t' -v a="$1" -v m="$2" '$1 == a && $2 == m { p = ($5 == "" ? 1 : $5); print p, ++k[p], $4 / 1000 }' \
+            "$dir/mount-times.tsv" > "$dir/sel.txt"
         [ -s "$dir/sel.txt" ] || continue
         n=$(wc -l < "$dir/sel.txt")
-        read -r med min max <<< "$(cut -d' ' -f2 "$dir/sel.txt" | stats)"
-        late=$(awk -v h=$((n / 2)) 'NR > h { print $2 }' "$dir/sel.txt" | stats | cut -d' ' -f1)
+        read -r med min max <<< "$(cut -d' ' -f3 "$dir/sel.txt" | stats)"
+        late=$(awk '{ c[$1]++; v[NR] = $0 } END { for (i = 1; i <= NR; i++) { split(v[i], f, " "); if (f[2] > c[f[1]] / 2) print f[3] } }' "$dir/sel.txt" | stats | cut -d' ' -f1)
+        passes=""
+        if [ "$(cut -d' ' -f1 "$dir/sel.txt" | sort -u | wc -l)" -gt 1 ]; then
+            passes="$(awk '$1 == 1 { print $3 }' "$dir/sel.txt" | stats | cut -d' ' -f1) / $(awk '$1 == 2 { print $3 }' "$dir/sel.txt" | stats | cut -d' ' -f1)"
+        fi
         median[$1.$2]=$med
-        printf '%-6s %-5s %3d %9s %9s %9s %9s\n' "$1" "$2" "$n" "$med" "$min" "$max" "$late"
+        printf '%-6s %-5s %3d %9s %9s %9s %9s  %s\n' "$1" "$2" "$n" "$med" "$min" "$max" "$late" "$passes"
     done
     echo
     echo "Where the time goes (medians over the timed mounts, ms; from the kernel's handshake trace events):"
@@ -172,9 +180,8 @@ summary() {
     printf '%-6s %-5s %7s %7s %8s %7s %7s %8s %7s %7s\n' agent mode pre c_wait c_agent c_hs s_wait s_agent s_hs post
     for key in "ours tls" "ours mtls" "tlshd tls" "tlshd mtls"; do
         set -- $key
-        f=$dir/trace-$1-$2.txt
-        [ -s "$f" ] || continue
-        breakdown "$f" > "$dir/breakdown-$1-$2.txt"
+        cat "$dir/trace-$1-$2.txt" "$dir/trace-$1-$2-"[0-9].txt 2>/dev/null | breakdown > "$dir/breakdown-$1-$2.txt"
+        [ -s "$dir/breakdown-$1-$2.txt" ] || continue
         row=()
         for col in 2 3 4 5 6 7 8 9; do
             v=$(awk -v c=$col '$1 !~ /^warmup/ { print $c }' "$dir/breakdown-$1-$2.txt" | stats | cut -d' ' -f1)
@@ -233,24 +240,25 @@ trace_start
 series none none
 trace_save "$OUT/trace-none-none.txt"
 
-# ---- our daemons
-start_daemon servd tlsservd -D "$PKI/servd" -m -l "$PKI/ca.pem" || fail "rpc.tlsservd"
-start_daemon clntd tlsclntd -D "$PKI/clntd" -m -l "$PKI/ca.pem" || fail "rpc.tlsclntd"
-log "ours: rpc.tlsservd and rpc.tlsclntd running (started before the timing; the JVM start is not measured)"
-for mode in tls mtls; do
-    trace_start; series ours "$mode"; trace_save "$OUT/trace-ours-$mode.txt"
-done
-stop_daemon tlsclntd; stop_daemon tlsservd
-log "ours: stopped; $(grep -c 'SSL handshake ok' "$OUT/tlsclntd.log" "$OUT/tlsservd.log" | tr '\n' ' ')successful handshakes;" \
-    "$(grep -m 1 -o 'SSL handshake ok <[^>]*>' "$OUT/tlsclntd.log")"
+# ---- the agents. The machine's load changes while the VM runs (other work shares the host's
+# CPUs), so tlshd (cheap to start) is measured twice, before and after our daemons, and its two
+# passes are pooled: a load change then shows as a difference between them (printed) instead of
+# favouring one agent.
+run_ours() {
+    start_daemon servd tlsservd -D "$PKI/servd" -m -l "$PKI/ca.pem" || fail "rpc.tlsservd"
+    start_daemon clntd tlsclntd -D "$PKI/clntd" -m -l "$PKI/ca.pem" || fail "rpc.tlsclntd"
+    log "ours: rpc.tlsservd and rpc.tlsclntd running (started before the timing; the JVM start is not measured)"
+    for mode in tls mtls; do
+        trace_start; series ours "$mode"; trace_save "$OUT/trace-ours-$mode.txt"
+    done
+    stop_daemon tlsclntd; stop_daemon tlsservd
+    log "ours: stopped; $(grep -c 'SSL handshake ok' "$OUT/tlsclntd.log" "$OUT/tlsservd.log" | tr '\n' ' ')successful handshakes;" \
+        "$(grep -m 1 -o 'SSL handshake ok <[^>]*>' "$OUT/tlsclntd.log")"
+}
 
-# ---- ktls-utils' tlshd
-if [ -z "$TLSHD" ]; then
-    echo "SKIP: tlshd not measured: TLSHD=/path/to/tlshd was not given (see docs/performance-vm.md)"
-elif [ ! -x "$TLSHD" ]; then
-    fail "TLSHD=$TLSHD is not an executable file in the VM"
-else
-    conf=$OUT/tmp/tlshd.conf; mkdir -p "$OUT/tmp"
+run_tlshd() { # PASS (1: before ours, 2: after)
+    local pass=$1 conf=$OUT/tmp/tlshd.conf mode
+    mkdir -p "$OUT/tmp"
     # The same PKI as our daemons: the client trusts ca.pem and has the client certificate for
     # mtls; the server has the server certificate and verifies client certificates against ca.pem.
     cat > "$conf" <<CONF
@@ -269,22 +277,34 @@ x509.truststore=$PKI/ca.pem
 x509.certificate=$PKI/servd/cert.pem
 x509.private_key=$PKI/servd/certkey.pem
 CONF
-    log "tlshd: $("$TLSHD" -v 2>&1 | head -1)"
-    "$TLSHD" -s -c "$conf" > "$OUT/tlshd.log" 2>&1 &
-    tlshd_pid=$!
+    "$TLSHD" -s -c "$conf" > "$OUT/tlshd-$pass.log" 2>&1 &
+    local tlshd_pid=$!
     # tlshd says nothing when it starts listening; it reads its configuration and joins the
     # "tlshd" group at once. Two seconds are plenty (the warm-up mount would show otherwise).
     sleep 2
     kill -0 "$tlshd_pid" 2>/dev/null || fail "tlshd exited at start"
-    log "tlshd: running (pid $tlshd_pid, config $conf)"
+    log "tlshd pass $pass: running (pid $tlshd_pid, config $conf)"
     for mode in tls mtls; do
-        trace_start; series tlshd "$mode"; trace_save "$OUT/trace-tlshd-$mode.txt"
+        trace_start; series tlshd "$mode" "$pass"; trace_save "$OUT/trace-tlshd-$mode-$pass.txt"
     done
     kill -TERM "$tlshd_pid"; wait "$tlshd_pid" 2>/dev/null
-    log "tlshd: stopped; its log: $(grep -c 'Handshake with .* succeeded' "$OUT/tlshd.log") successful handshakes;" \
-        "$(grep -m 1 'Session description' "$OUT/tlshd.log" | sed 's/.*: //')"
-fi
+    log "tlshd pass $pass: stopped; its log: $(grep -c 'Handshake with .* succeeded' "$OUT/tlshd-$pass.log") successful handshakes;" \
+        "$(grep -m 1 'Session description' "$OUT/tlshd-$pass.log" | sed 's/.*: //')"
+}
 
+if [ -z "$TLSHD" ]; then
+    echo "SKIP: tlshd not measured: TLSHD=/path/to/tlshd was not given (see docs/performance-vm.md)"
+    run_ours
+elif [ ! -x "$TLSHD" ]; then
+    fail "TLSHD=$TLSHD is not an executable file in the VM"
+else
+    log "tlshd: $("$TLSHD" -v 2>&1 | head -1)"
+    run_tlshd 1
+    run_ours
+    run_tlshd 2
+fi
+vm_ecdsa2=$(openssl speed -seconds 1 ecdsap256 2>/dev/null | awk '/nistp256/ { print $(NF-1), $NF }')
+log "ECDSA P-256 in the VM at the end: ${vm_ecdsa2% *} sign/s, ${vm_ecdsa2#* } verify/s (at the start: ${vm_ecdsa% *}, ${vm_ecdsa#* })"
 
 summary "$OUT"
 echo "Raw figures in LAB_OUT: mount-times.tsv (one timed mount a line, µs), trace-*.txt (kernel trace), breakdown-*.txt;"
