@@ -132,7 +132,8 @@ breakdown() { # trace (stdin) -> lines "label pre c_wait c_agent c_hs s_wait s_a
     function req(   s) { if (match($0, /req=[0-9a-fx]+/)) return substr($0, RSTART + 4, RLENGTH - 4); return "" }
     function ms(a, b) { return (a > 0 && b > 0) ? sprintf("%.1f", (b - a) * 1000) : "-" }
     / rpctls-bench begin / { n = split($0, w, " "); label = w[n]; B = ts(); delete sub_t; delete acc; delete dn; delete cpl; cl = ""; sv = ""; next }
-    /handshake_submit:/ { r = req(); sub_t[r] = ts(); comm = $1; sub(/-[0-9]+$/, "", comm)
+    # the kernel reuses request addresses: a new submit forgets the events of the old one
+    /handshake_submit:/ { r = req(); sub_t[r] = ts(); delete acc[r]; delete dn[r]; delete cpl[r]; comm = $1; sub(/-[0-9]+$/, "", comm)
                           if (comm ~ /^nfsd/) sv = r; else cl = r; next }
     /handshake_cmd_accept:/ { acc[req()] = ts(); next }
     /handshake_cmd_done:/ { dn[req()] = ts(); next }
