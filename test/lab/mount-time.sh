@@ -311,7 +311,7 @@ log "ECDSA P-256 in the VM at the end: ${vm_ecdsa2% *} sign/s, ${vm_ecdsa2#* } v
 
 summary "$OUT"
 echo "Raw figures in LAB_OUT: mount-times.tsv (one timed mount a line, µs), trace-*.txt (kernel trace), breakdown-*.txt;"
-echo "  daemon logs tlsservd.log, tlsclntd.log, tlshd.log. Re-print: bash test/lab/mount-time.sh --summary <LAB_OUT_HOST>"
+echo "  daemon logs tlsservd.log, tlsclntd.log, tlshd-1.log, tlshd-2.log. Re-print: bash test/lab/mount-time.sh --summary <LAB_OUT_HOST>"
 echo "Note: qemu TCG emulates the CPU in software (single-threaded by default): absolute times are several times"
 echo "  the host's (see the ECDSA figures above); the ratio between agents is the meaningful figure."
 [ "$failures" -eq 0 ] || { echo "BENCHMARK: $failures mount or umount failures (see above)"; exit 1; }
