@@ -253,13 +253,12 @@ public final class LibSsl {
     public static void SSL_set_shutdown(MemorySegment ssl, int mode) {
         try { SSL_set_shutdown$MH.invokeExact(ssl, mode); } catch (Throwable t) { throw Binder.rethrow(t); }
     }
-    /** int SSL_has_pending(const SSL *s): 1 if read data is buffered, processed or not (e.g. part of a record). */
-    public static int SSL_has_pending(MemorySegment ssl) {
-        try { return (int) SSL_has_pending$MH.invokeExact(ssl); } catch (Throwable t) { throw Binder.rethrow(t); }
-    }
-
     public static int SSL_get_shutdown(MemorySegment ssl) {
         try { return (int) SSL_get_shutdown$MH.invokeExact(ssl); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    /** 1 if bytes read from the socket are still unprocessed in the SSL (e.g. part of a record). */
+    public static int SSL_has_pending(MemorySegment ssl) {
+        try { return (int) SSL_has_pending$MH.invokeExact(ssl); } catch (Throwable t) { throw Binder.rethrow(t); }
     }
     public static MemorySegment SSL_get_rbio(MemorySegment ssl) {
         try { return (MemorySegment) SSL_get_rbio$MH.invokeExact(ssl); } catch (Throwable t) { throw Binder.rethrow(t); }
