@@ -53,7 +53,7 @@ public final class Storm {
 
     record Point(int generation, Role role, String mode, boolean mtls, int n, int handshakes, int failures, double seconds,
                  double perSecond, double p50Millis, double p99Millis, double daemonCpuMicros, double peerCpuMicros,
-                 double floorMicros) {
+                 double floorMicros, Map<String, Double> threadMicros) {
         double ratio() {
             return floorMicros > 0 ? daemonCpuMicros / floorMicros : Double.NaN;
         }
@@ -117,16 +117,18 @@ public final class Storm {
         Path csv = out.resolve(mtls ? "storm-mtls.csv" : "storm.csv");
         try (var w = Files.newBufferedWriter(csv, StandardCharsets.UTF_8)) {
             w.write("generation,daemon,mode,mtls,n,handshakes,failures,seconds,handshakes_per_s,p50_ms,p99_ms,daemon_cpu_us,peer_cpu_us,"
-                    + "floor_cpu_us,overhead_ratio\n");
+                    + "floor_cpu_us,overhead_ratio," + String.join(",", THREAD_GROUPS.stream().map(g -> "daemon_" + g + "_us").toList()) + "\n");
             for (int g : generations) {
                 for (Role role : roles) {
                     for (String mode : modes) {
                         for (Point p : daemonRun(g, role, mode, ns)) {
                             points.add(p);
-                            w.write(String.format(Locale.ROOT, "%d,%s,%s,%s,%d,%d,%d,%.3f,%.1f,%.2f,%.2f,%.0f,%.0f,%.0f,%.2f%n",
+                            w.write(String.format(Locale.ROOT, "%d,%s,%s,%s,%d,%d,%d,%.3f,%.1f,%.2f,%.2f,%.0f,%.0f,%.0f,%.2f",
                                     p.generation(), p.role() == Role.SERVER ? "rpc.tlsservd" : "rpc.tlsclntd", p.mode(), p.mtls() ? 1 : 0,
                                     p.n(), p.handshakes(), p.failures(), p.seconds(), p.perSecond(), p.p50Millis(), p.p99Millis(),
                                     p.daemonCpuMicros(), p.peerCpuMicros(), p.floorMicros(), p.ratio()));
+                            for (String group : THREAD_GROUPS) w.write(String.format(Locale.ROOT, ",%.0f", p.threadMicros().getOrDefault(group, 0.0)));
+                            w.write("\n");
                             w.flush();
                         }
                     }
@@ -187,12 +189,13 @@ public final class Storm {
                 Measured m = storm.measure(n, total, daemon.pid());
                 Point p = new Point(generation, role, mode, mtls, n, m.handshakes, m.failures, m.seconds, m.handshakes / m.seconds,
                         m.percentile(50), m.percentile(99), m.daemonCpuMicros / m.handshakes, m.peerCpuMicros / m.handshakes,
-                        floor.get(role));
+                        floor.get(role), perHandshake(m.threadTicks, m.handshakes));
                 points.add(p);
                 log.printf(Locale.ROOT, "   N=%-5d %5d handshakes in %.2f s: %.0f handshakes/s, upcall latency p50 %.1f ms p99 %.1f ms,"
                         + " daemon CPU %.0f us/handshake (ratio to C floor %.2f), peer+kernel CPU %.0f us/handshake%s%n",
                         n, m.handshakes, m.seconds, p.perSecond(), p.p50Millis(), p.p99Millis(), p.daemonCpuMicros(), p.ratio(),
                         p.peerCpuMicros(), m.failures > 0 ? ", " + m.failures + " FAILED" : "");
+                log.printf(Locale.ROOT, "            daemon CPU by thread, us/handshake: %s%n", describe(p.threadMicros()));
             }
             if (!daemon.isAlive()) throw new IllegalStateException("the daemon died; see " + daemonLog);
         } finally {
@@ -262,6 +265,7 @@ public final class Storm {
         double daemonCpuMicros;
         double peerCpuMicros;
         long[] latencyNanos;
+        Map<String, Long> threadTicks;
 
         double percentile(int pct) {
             long[] sorted = latencyNanos.clone();
@@ -304,6 +308,7 @@ public final class Storm {
             TlsSession[] peerSessions = new TlsSession[total];
             long[] latency = new long[total];
             AtomicInteger failures = new AtomicInteger();
+            Map<Integer, ThreadTicks> threads0 = threadTicks(pid);
             long daemon0 = cpuTicks(pid);
             long self0 = cpuTicks(ProcessHandle.current().pid());
             long t0 = System.nanoTime();
@@ -320,10 +325,11 @@ public final class Storm {
                         }
                     });
                 }
-                if (!done.await(10, TimeUnit.MINUTES)) throw new IllegalStateException("storm round did not end");
+                if (!done.await(4, TimeUnit.MINUTES)) throw new IllegalStateException("storm round did not end within 4 minutes (daemon hung?)");
             }
             long t1 = System.nanoTime();
             long daemon1 = cpuTicks(pid);
+            Map<Integer, ThreadTicks> threads1 = threadTicks(pid);
             long self1 = cpuTicks(ProcessHandle.current().pid());
             // outside the window: DISCONNECT every session, close every descriptor
             for (int i = 0; i < total; i++) {
@@ -344,6 +350,7 @@ public final class Storm {
             m.daemonCpuMicros = (daemon1 - daemon0) * 1e6 / CLOCK_TICKS_PER_SECOND;
             m.peerCpuMicros = (self1 - self0) * 1e6 / CLOCK_TICKS_PER_SECOND;
             m.latencyNanos = latency;
+            m.threadTicks = groupDelta(threads0, threads1);
             return m;
         }
 
@@ -381,6 +388,66 @@ public final class Storm {
     }
 
     // ---------------------------------------------------------------- helpers
+
+    /**
+     * Where the daemon's CPU goes, by thread: "carriers" the virtual threads' carrier threads
+     * (OpenSSL and all the upcall code, RPC decoding included), "jit" the C1/C2 compilers, "gc"
+     * the collector and VM thread, "poller" the FdPoller, "netlink" generation 2's reader
+     * thread, "other" the rest. A thread that ended within the
+     * window is missing, so the groups may add up to a little less than the process total.
+     */
+    static final List<String> THREAD_GROUPS = List.of("carriers", "jit", "gc", "poller", "netlink", "other");
+
+    record ThreadTicks(String name, long ticks) {}
+
+    static String group(String threadName) {
+        if (threadName.startsWith("ForkJoinPool") || threadName.startsWith("VirtualThread")) return "carriers";
+        if (threadName.contains("CompilerThre")) return "jit";
+        if (threadName.startsWith("VM Thread") || threadName.startsWith("GC Thread") || threadName.startsWith("G1")) return "gc";
+        if (threadName.startsWith("rpctls-poller")) return "poller";
+        if (threadName.startsWith("netlink")) return "netlink";
+        return "other";
+    }
+
+    static Map<Integer, ThreadTicks> threadTicks(long pid) {
+        Map<Integer, ThreadTicks> m = new java.util.HashMap<>();
+        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (Path t : tasks.toList()) {
+                try {
+                    String stat = Files.readString(t.resolve("stat"));
+                    String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                    m.put(Integer.parseInt(t.getFileName().toString()), new ThreadTicks(name, Long.parseLong(f[11]) + Long.parseLong(f[12])));
+                } catch (IOException | RuntimeException e) {
+                    // the thread ended meanwhile
+                }
+            }
+        } catch (IOException e) {
+            // the process ended
+        }
+        return m;
+    }
+
+    static Map<String, Long> groupDelta(Map<Integer, ThreadTicks> before, Map<Integer, ThreadTicks> after) {
+        Map<String, Long> g = new LinkedHashMap<>();
+        for (var e : after.entrySet()) {
+            long start = before.containsKey(e.getKey()) ? before.get(e.getKey()).ticks() : 0;
+            g.merge(group(e.getValue().name()), e.getValue().ticks() - start, Long::sum);
+        }
+        return g;
+    }
+
+    static Map<String, Double> perHandshake(Map<String, Long> ticks, int handshakes) {
+        Map<String, Double> m = new LinkedHashMap<>();
+        for (String g : THREAD_GROUPS) m.put(g, ticks.getOrDefault(g, 0L) * 1e6 / CLOCK_TICKS_PER_SECOND / handshakes);
+        return m;
+    }
+
+    static String describe(Map<String, Double> micros) {
+        StringBuilder b = new StringBuilder();
+        for (var e : micros.entrySet()) b.append(b.isEmpty() ? "" : ", ").append(e.getKey()).append(' ').append(Math.round(e.getValue()));
+        return b.toString();
+    }
 
     /** utime + stime of process {@code pid}, all threads, in clock ticks (/proc/PID/stat fields 14 and 15). */
     static long cpuTicks(long pid) throws IOException {
