@@ -110,6 +110,7 @@ public record DaemonOptions(
                     continue;
                 }
                 if (name.equals("serial-handshakes")) {
+                    if (value != null) throw usage(role, prog + ": option '--serial-handshakes' doesn't allow an argument");
                     o.serialHandshakes = true;
                     i++;
                     continue;
