@@ -115,7 +115,8 @@ public final class Daemon {
         SessionTable sessions = new SessionTable(start.getEpochSecond(), start.getNano() / 1000);
         int slots = options.maxThreads() > 0 ? options.maxThreads() : Runtime.getRuntime().availableProcessors();
         var config = new UpcallHandler.Config(options.role(), options.mutual(), options.caFile() != null || options.caDir() != null,
-                options.hostCheck(), !options.noKtlsCheck(), options.verbose(), Duration.ofSeconds(options.handshakeTimeout()), slots);
+                options.hostCheck(), !options.noKtlsCheck(), options.verbose(), Duration.ofSeconds(options.handshakeTimeout()), slots,
+                options.serialHandshakes());
         handler = new UpcallHandler(config, ctx, sockets, sessions);
         RpcPrograms programs = new RpcPrograms();
         if (options.role() == Role.CLIENT) programs.register(Rpctls.RPCTLSCD, version, new RpctlscdProgram(handler, version));
@@ -143,7 +144,8 @@ public final class Daemon {
         if (options.noKtlsCheck()) {
             LOG.warn("--no-ktls-check: connections without kernel TLS are accepted (emulated kernel only)");
         }
-        LOG.info("{} started: {} version {}, {}; {} handshake slots; {}", prog, rpcName, version, transport.describe(), slots,
+        LOG.info("{} started: {} version {}, {}; {} handshake slots{}; {}", prog, rpcName, version, transport.describe(), slots,
+                options.serialHandshakes() ? ", one handshake at a time" : "",
                 String.join(" ", options.describe()));
         ready.run();
         // The main thread waits; SIGHUP reloads run on their own thread.

@@ -36,6 +36,7 @@ public record DaemonOptions(
         boolean noKtlsCheck,        // --no-ktls-check (only with --emulated-kernel)
         int handshakeTimeout,       // --handshake-timeout=SECONDS (default 15, the kernel's upcall timeout)
         Path handoffDir,            // --handoff-dir=DIR (Linux: where the two daemons pass each other requests)
+        boolean serialHandshakes,   // --serial-handshakes: one whole handshake at a time (FreeBSD 15's rpc.tlsservd; benchmarks)
         boolean help,
         boolean version) {
 
@@ -47,11 +48,11 @@ public record DaemonOptions(
         return role == Role.CLIENT
                 ? "usage: rpc.tlsclntd [-2] [-C available_ciphers] [-D certdir] [-d] [-l CAfile] [-m] [-p CApath] [-r CRLfile] [-v]"
                   + "\n       [--pidfile=path] [--upcall=local|netlink|handshake] [--emulated-kernel=dir [--no-ktls-check]]"
-                  + "\n       [--handshake-timeout=seconds] [--handoff-dir=dir] [--probe=host:port]"
+                  + "\n       [--handshake-timeout=seconds] [--handoff-dir=dir] [--serial-handshakes] [--probe=host:port]"
                 : "usage: rpc.tlsservd [-2] [-C available_ciphers] [-D certdir] [-d] [-h] [-l CAfile] [-m] [-N max_threads]"
                   + " [-n domain] [-p CApath] [-r CRLfile] [-u] [-v] [-W] [-w]"
                   + "\n       [--pidfile=path] [--upcall=local|netlink|handshake] [--emulated-kernel=dir [--no-ktls-check]]"
-                  + "\n       [--handshake-timeout=seconds] [--handoff-dir=dir] [--probe=[addr:]port]";
+                  + "\n       [--handshake-timeout=seconds] [--handoff-dir=dir] [--serial-handshakes] [--probe=[addr:]port]";
     }
 
     private static final String CLIENT_SHORT = "2C:D:dl:mp:r:v";
@@ -108,6 +109,12 @@ public record DaemonOptions(
                     i++;
                     continue;
                 }
+                if (name.equals("serial-handshakes")) {
+                    if (value != null) throw usage(role, prog + ": option '--serial-handshakes' doesn't allow an argument");
+                    o.serialHandshakes = true;
+                    i++;
+                    continue;
+                }
                 if (EXTRA_WITH_ARG.contains(name)) {
                     if (value == null) {
                         if (i + 1 >= args.length) throw usage(role, prog + ": option '--" + name + "' requires an argument");
@@ -161,7 +168,7 @@ public record DaemonOptions(
 
     private static final class Builder {
         final Role role;
-        boolean tls12, checkHost, mutual, certUser, verbose, help, version, noKtlsCheck;
+        boolean tls12, checkHost, mutual, certUser, verbose, help, version, noKtlsCheck, serialHandshakes;
         String ciphers, domain, upcall, probe;
         Path certDir, caFile, caDir, crlFile, pidFile, emulatedKernel;
         Path handoffDir = Path.of("/run/rpctls");
@@ -259,7 +266,7 @@ public record DaemonOptions(
             }
             return new DaemonOptions(role, tls12, ciphers, certDir, debugLevel, checkHost, caFile, mutual, maxThreads, domain,
                     caDir, crlFile, certUser, verbose, wildcardFlags, pidFile, upcall, emulatedKernel, probe, noKtlsCheck, handshakeTimeout,
-                    handoffDir, help, version);
+                    handoffDir, serialHandshakes, help, version);
         }
     }
 

@@ -97,6 +97,10 @@ public final class Handshaker {
     public static TlsSession handshake(TlsContext context, SocketFd fd, Request request)
             throws HandshakeException, InterruptedException {
         long deadline = System.nanoTime() + request.timeout().toNanos();
+        boolean collectSecrets = request.keyLog() || KtlsReceive.kernelHasTls();
+        if (collectSecrets && !context.keyLogging()) {
+            throw new HandshakeException(HandshakeException.Reason.CONFIG, "TLS context made without key logging (TlsContext.createWithKeyLog)");
+        }
         int raw = fd.fd();
         int savedFlags = LibC.fcntl(raw, LibC.F_GETFL);
         if (savedFlags < 0) throw io("fcntl(F_GETFL)");
@@ -118,7 +122,6 @@ public final class Handshaker {
             throw new HandshakeException(HandshakeException.Reason.IO, new OpenSslException("SSL_new failed").getMessage());
         }
         // Secrets are needed to install kTLS receive for TLS 1.3 by hand, where the kernel has kTLS.
-        boolean collectSecrets = request.keyLog() || KtlsReceive.kernelHasTls();
         List<String> keyLog = collectSecrets ? Collections.synchronizedList(new ArrayList<>()) : List.of();
         MemorySegment peerCert = MemorySegment.NULL;
         boolean handedOver = false;

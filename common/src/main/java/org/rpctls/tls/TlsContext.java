@@ -9,6 +9,7 @@ import java.util.List;
 import org.rpctls.ffi.LibCrypto;
 import org.rpctls.ffi.LibSsl;
 import org.rpctls.ffi.OpenSslException;
+import org.rpctls.linux.KtlsReceive;
 
 /**
  * One SSL_CTX built from {@link TlsSettings}, as FreeBSD's rpctls_setupssl() builds it, and the
@@ -23,12 +24,19 @@ public final class TlsContext implements AutoCloseable {
     /** CRLs read from -r, owned here (the store holds its own references) for revocation re-checks. */
     private final List<MemorySegment> crls;
     private final java.util.concurrent.locks.ReentrantLock lock = new java.util.concurrent.locks.ReentrantLock();
+    /** Whether OpenSSL hands this context's handshake secrets to the key log callback. */
+    private final boolean keyLogging;
     private boolean closed;
 
-    private TlsContext(TlsSettings settings, MemorySegment ctx, List<MemorySegment> crls) {
+    private TlsContext(TlsSettings settings, MemorySegment ctx, List<MemorySegment> crls, boolean keyLogging) {
         this.settings = settings;
         this.ctx = ctx;
         this.crls = crls;
+        this.keyLogging = keyLogging;
+    }
+
+    boolean keyLogging() {
+        return keyLogging;
     }
 
     public TlsSettings settings() {
@@ -51,8 +59,23 @@ public final class TlsContext implements AutoCloseable {
         }
     }
 
-    /** Builds the context; every failure names the file or option and OpenSSL's reason. */
+    /**
+     * Builds the context; every failure names the file or option and OpenSSL's reason. The key
+     * log callback is installed only where the secrets are needed (Linux with kernel TLS, whose
+     * TLS 1.3 receive side is installed by hand): for every handshake OpenSSL 3.0 formats five
+     * hex lines with sprintf and the callback crosses into Java, which the handshake storm
+     * measured as avoidable per-handshake work everywhere else.
+     */
     public static TlsContext create(TlsSettings s) throws TlsConfigException {
+        return create(s, KtlsReceive.kernelHasTls());
+    }
+
+    /** A context whose handshakes may collect their secrets ({@link Handshaker.Request#keyLog()}), for tests and debugging. */
+    public static TlsContext createWithKeyLog(TlsSettings s) throws TlsConfigException {
+        return create(s, true);
+    }
+
+    private static TlsContext create(TlsSettings s, boolean keyLogging) throws TlsConfigException {
         LibCrypto.ERR_clear_error();
         MemorySegment method = s.role() == Role.SERVER ? LibSsl.TLS_server_method() : LibSsl.TLS_client_method();
         MemorySegment ctx = LibSsl.SSL_CTX_new(method);
@@ -102,9 +125,9 @@ public final class TlsContext implements AutoCloseable {
                     throw new TlsConfigException(openssl("SSL_CTX_set_alpn_protos failed"));
                 }
             }
-            LibSsl.SSL_CTX_set_keylog_callback(ctx, OpenSslCallbacks.KEYLOG);
+            if (keyLogging) LibSsl.SSL_CTX_set_keylog_callback(ctx, OpenSslCallbacks.KEYLOG);
             ok = true;
-            return new TlsContext(s, ctx, List.copyOf(crls));
+            return new TlsContext(s, ctx, List.copyOf(crls), keyLogging);
         } finally {
             if (!ok) {
                 crls.forEach(LibCrypto::X509_CRL_free);

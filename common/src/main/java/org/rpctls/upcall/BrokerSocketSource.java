@@ -3,6 +3,7 @@ package org.rpctls.upcall;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.concurrent.locks.ReentrantLock;
 import org.rpctls.ffi.LibC;
 import org.rpctls.ffi.SystemCallException;
 import org.rpctls.sys.SocketFd;
@@ -15,6 +16,14 @@ import org.rpctls.sys.UnixSockets;
  */
 public final class BrokerSocketSource implements SocketSource {
     private final Path broker;
+    /**
+     * One claim at a time. The broker answers its connections in order, and the blocking
+     * connect/recvmsg below pin a virtual thread's carrier: with concurrent claims, every carrier
+     * could sit in recvmsg while the broker waits for the cookie of a claim whose virtual thread
+     * has no carrier left to run on, and the daemon hung (seen in the handshake storm, 10 CONNECTs
+     * at once on 2 CPUs). Waiting for this lock unmounts the virtual thread instead.
+     */
+    private final ReentrantLock oneAtATime = new ReentrantLock();
 
     public BrokerSocketSource(Path broker) {
         this.broker = broker;
@@ -22,6 +31,7 @@ public final class BrokerSocketSource implements SocketSource {
 
     @Override
     public SocketFd claim(long cookie) throws IOException {
+        oneAtATime.lock();
         try (SocketFd conn = UnixSockets.connect(broker, LibC.SOCK_STREAM)) {
             UnixSockets.sendWithFd(conn.fd(), ByteBuffer.allocate(8).putLong(cookie).array(), -1);
             UnixSockets.Received r = UnixSockets.receiveWithFd(conn.fd(), 1);
@@ -37,6 +47,8 @@ public final class BrokerSocketSource implements SocketSource {
             }
             if (fd == null) throw new IOException("socket broker: status ok but no descriptor");
             return fd;
+        } finally {
+            oneAtATime.unlock();
         }
     }
 }

@@ -4,6 +4,8 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.atomic.AtomicReference;
 import org.rpctls.rpc.Rpctls;
 import org.rpctls.sys.SocketFd;
@@ -37,9 +39,16 @@ public final class UpcallHandler {
      * @param verbose           -v
      * @param timeout           the handshake deadline
      * @param handshakeSlots    -N: handshakes computing at once
+     * @param serialHandshakes  --serial-handshakes: one whole handshake at a time, waits for the peer included
+     *                          (what FreeBSD 15's rpc.tlsservd does in effect); for comparison benchmarks
      */
     public record Config(Role role, boolean mutual, boolean verifyConfigured, HostCheck hostCheck, boolean requireKtls,
-                         boolean verbose, Duration timeout, int handshakeSlots) {}
+                         boolean verbose, Duration timeout, int handshakeSlots, boolean serialHandshakes) {
+        public Config(Role role, boolean mutual, boolean verifyConfigured, HostCheck hostCheck, boolean requireKtls,
+                      boolean verbose, Duration timeout, int handshakeSlots) {
+            this(role, mutual, verifyConfigured, hostCheck, requireKtls, verbose, timeout, handshakeSlots, false);
+        }
+    }
 
     /**
      * How long HANDLERECORD waits for the record the kernel saw. FreeBSD's daemon blocks in
@@ -52,6 +61,8 @@ public final class UpcallHandler {
     private final SocketSource sockets;
     private final SessionTable sessions;
     private final Semaphore cpuSlots;
+    /** Held for a whole handshake with --serial-handshakes; null otherwise. */
+    private final ReentrantLock serial;
     private final String name;
 
     public UpcallHandler(Config config, TlsContext context, SocketSource sockets, SessionTable sessions) {
@@ -60,6 +71,7 @@ public final class UpcallHandler {
         this.sockets = sockets;
         this.sessions = sessions;
         this.cpuSlots = new Semaphore(Math.max(1, config.handshakeSlots()), true);
+        this.serial = config.serialHandshakes() ? new ReentrantLock(true) : null;
         this.name = config.role() == Role.CLIENT ? "rpctlscd" : "rpctlssd";
     }
 
@@ -99,7 +111,7 @@ public final class UpcallHandler {
             }
             TlsSession session;
             try {
-                session = Handshaker.handshake(context.get(), fd, request().withCertName(certName));
+                session = handshake(fd, request().withCertName(certName));
             } catch (HandshakeException e) {
                 LOG.error("{}_connect: TLS handshake with server {} failed: {}", name, peer, e.getMessage());
                 return new ClientConnect(Rpctls.RPCTLSERR_NOSSL, null);
@@ -155,7 +167,7 @@ public final class UpcallHandler {
             String peer = peerText(fd);
             TlsSession session;
             try {
-                session = Handshaker.handshake(context.get(), fd, request());
+                session = handshake(fd, request());
             } catch (HandshakeException e) {
                 LOG.error("{}_connect: TLS handshake with client {} failed: {}", name, peer, e.getMessage());
                 return new ServerConnect(ServerStatus.FAILED, RpctlsFlags.HANDSHFAIL, 0, new int[0], null);
@@ -192,6 +204,20 @@ public final class UpcallHandler {
                         (flags & RpctlsFlags.CERTUSER) != 0 ? " user " + p.certUser().get() : "", key);
             }
             return new ServerConnect(ServerStatus.DONE, flags, uid, gids, key);
+        }
+    }
+
+    /** One handshake; with --serial-handshakes, only after the one before it has ended (within the handshake timeout). */
+    private TlsSession handshake(SocketFd fd, Handshaker.Request request) throws HandshakeException, InterruptedException {
+        if (serial == null) return Handshaker.handshake(context.get(), fd, request);
+        if (!serial.tryLock(request.timeout().toNanos(), TimeUnit.NANOSECONDS)) {
+            throw new HandshakeException(HandshakeException.Reason.TIMEOUT,
+                    "handshake timed out after " + request.timeout().toMillis() / 1000.0 + " s (waiting for the handshake before it)");
+        }
+        try {
+            return Handshaker.handshake(context.get(), fd, request);
+        } finally {
+            serial.unlock();
         }
     }
 

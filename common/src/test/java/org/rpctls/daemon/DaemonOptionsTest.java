@@ -94,6 +94,11 @@ class DaemonOptionsTest {
         assertEquals("rpc.tlsclntd: --no-ktls-check is only allowed with --emulated-kernel",
                 assertThrows(UsageException.class, () -> client("--no-ktls-check")).getMessage());
         assertTrue(client("--no-ktls-check", "--emulated-kernel=/tmp/k").noKtlsCheck());
+        assertFalse(server().serialHandshakes());
+        assertTrue(server("--serial-handshakes").serialHandshakes());
+        assertTrue(client("--serial-handshakes").serialHandshakes());
+        assertEquals("rpc.tlsservd: option '--serial-handshakes' doesn't allow an argument",
+                assertThrows(UsageException.class, () -> server("--serial-handshakes=1")).getMessage().lines().findFirst().orElseThrow());
     }
 
     @Test

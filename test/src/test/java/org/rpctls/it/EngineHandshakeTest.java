@@ -174,7 +174,7 @@ class EngineHandshakeTest {
 
     @Test
     void keyLogCallbackDeliversTrafficSecrets() throws Exception {
-        try (var server = TlsContext.create(pki.server());
+        try (var server = TlsContext.createWithKeyLog(pki.server());
              var client = TlsContext.create(pki.client());
              var out = loop.handshake(server, REQ.withKeyLog(true), client, REQ)) {
             var lines = out.server().get().keyLog();
