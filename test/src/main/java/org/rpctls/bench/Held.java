@@ -160,10 +160,12 @@ public final class Held {
                     OUT.printf("baseline (after %d warm-up sessions, GC): %s%n", warmup, base);
 
                     long t0 = System.nanoTime();
+                    long cpu0 = Probes.cpuMillis(daemon.process.pid());
                     List<Session> held = est.establish(sessions);
                     double secs = (System.nanoTime() - t0) / 1e9;
-                    OUT.printf("established %d sessions in %.1f s (%.0f handshakes/s, kernel upcalls %s)%n", sessions, secs, sessions / secs,
-                            generation == 1 ? "serialised as in FreeBSD 13/14" : "concurrent");
+                    double cpuPer = (Probes.cpuMillis(daemon.process.pid()) - cpu0) / (double) sessions;
+                    OUT.printf("established %d sessions in %.1f s (%.0f handshakes/s, kernel upcalls %s); daemon CPU %.2f ms per CONNECT%n",
+                            sessions, secs, sessions / secs, generation == 1 ? "serialised as in FreeBSD 13/14" : "concurrent", cpuPer);
                     Mem full = daemon.measure();
                     OUT.printf("with %d sessions (GC): %s%n", sessions, full);
                     Mem per = full.perSession(base, sessions);

@@ -28,6 +28,14 @@ final class Probes {
         return Long.parseLong(w[1]) * 1024;
     }
 
+    /** utime + stime of {@code pid}, ms (clock ticks of 10 ms). */
+    static long cpuMillis(long pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc", String.valueOf(pid), "stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        // fields after the command: state(3) ... utime(14) stime(15): indices 11 and 12 here
+        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10;
+    }
+
     /** The soft limit on open files of this process (-1 if unknown). */
     static long openFileLimit() {
         try {
