@@ -47,7 +47,9 @@ case "${RPCTLS_JAVA_OPTS:-}" in *-XX:AOT*) aot= ;; esac
 # Serial GC and a small heap: the daemons hold little Java state; native memory is OpenSSL's.
 # -Xms8m: start small (the default initial heap, 1/64 of RAM, is touched as it is used);
 # TrimNativeHeapInterval: give freed malloc memory back (after a burst of handshakes or sessions).
-set -- --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -Xms8m -Xmx256m -XX:TrimNativeHeapInterval=60000 \
+# TieredStopAtLevel=1 (C1 only): the CPU goes to OpenSSL, not to Java code; C2 cost about 10 MiB
+# of RSS and half the start-up CPU, for no measurable handshake gain (docs/performance-mem.md).
+set -- --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -Xms8m -Xmx256m -XX:TrimNativeHeapInterval=10000 -XX:TieredStopAtLevel=1 \
     ${aot:+"-XX:AOTCache=$lib/rpctls.aot"} ${aot:+-Xlog:aot=off} \
     ${RPCTLS_JAVA_OPTS:-} -cp "$lib/*" @MAIN_CLASS@ "$@"
 [ -n "$foreground" ] && exec "$jdk/bin/java" "$@"
