@@ -33,8 +33,25 @@ for a in "$@"; do
             done ;;
     esac
 done
+# The build's AOT cache (JEP 483, dist/lib/rpctls.aot): loaded classes and profiles from a training
+# run, for a faster start. Used only with the JDK that made it (rpctls.aot.jdk holds lines of its
+# release file); any other JDK would reject it with warnings. The JVM ignores a cache that does
+# not match the class path (-XX:AOTMode=auto); -Xlog:aot=off keeps that quiet. Not used when
+# RPCTLS_JAVA_OPTS sets AOT options itself (e.g. -XX:AOTMode=off, or a training run).
+aot=
+if [ -f "$lib/rpctls.aot" ] && [ -f "$lib/rpctls.aot.jdk" ] && [ -f "$jdk/release" ] &&
+    [ "$(grep -E '^(IMPLEMENTOR|JAVA_RUNTIME_VERSION)=' "$jdk/release")" = "$(cat "$lib/rpctls.aot.jdk")" ]; then
+    aot=1
+fi
+case "${RPCTLS_JAVA_OPTS:-}" in *-XX:AOT*) aot= ;; esac
 # Serial GC and a small heap: the daemons hold little Java state; native memory is OpenSSL's.
-set -- --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -Xmx256m ${RPCTLS_JAVA_OPTS:-} -cp "$lib/*" @MAIN_CLASS@ "$@"
+# -Xms8m: start small (the default initial heap, 1/64 of RAM, is touched as it is used);
+# TrimNativeHeapInterval: give freed malloc memory back (after a burst of handshakes or sessions).
+# TieredStopAtLevel=1 (C1 only): the CPU goes to OpenSSL, not to Java code; C2 cost about 10 MiB
+# of RSS and half the start-up CPU, for no measurable handshake gain (docs/performance-mem.md).
+set -- --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -Xms8m -Xmx256m -XX:TrimNativeHeapInterval=10000 -XX:TieredStopAtLevel=1 \
+    ${aot:+"-XX:AOTCache=$lib/rpctls.aot"} ${aot:+-Xlog:aot=off} \
+    ${RPCTLS_JAVA_OPTS:-} -cp "$lib/*" @MAIN_CLASS@ "$@"
 [ -n "$foreground" ] && exec "$jdk/bin/java" "$@"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/$prog.XXXXXX") || exit 1

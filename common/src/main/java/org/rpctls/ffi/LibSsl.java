@@ -39,6 +39,8 @@ public final class LibSsl {
     /** SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER: needed for non-blocking writes. */
     public static final long SSL_MODE_ENABLE_PARTIAL_WRITE = 0x1L;
     public static final long SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER = 0x2L;
+    /** SSL_MODE_RELEASE_BUFFERS: free the record buffers (about 34 KiB) while no record is in flight. */
+    public static final long SSL_MODE_RELEASE_BUFFERS = 0x10L;
     public static final int TLS1_2_VERSION = 0x0303;
     public static final int TLS1_3_VERSION = 0x0304;
     public static final int SSL_ERROR_NONE = 0;

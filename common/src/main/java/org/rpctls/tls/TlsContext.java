@@ -86,7 +86,11 @@ public final class TlsContext implements AutoCloseable {
             long options = LibSsl.SSL_OP_ENABLE_KTLS;
             if (s.role() == Role.SERVER) options |= LibSsl.SSL_OP_NO_TICKET;
             LibSsl.SSL_CTX_set_options(ctx, options);
-            LibSsl.SSL_CTX_set_mode(ctx, LibSsl.SSL_MODE_ENABLE_PARTIAL_WRITE | LibSsl.SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+            // A session idles for its whole life (the kernel moves the data, or nothing does):
+            // without RELEASE_BUFFERS each one would keep OpenSSL's 16 KiB read and write
+            // buffers, the largest part of a held session's memory (docs/performance-mem.md).
+            LibSsl.SSL_CTX_set_mode(ctx, LibSsl.SSL_MODE_ENABLE_PARTIAL_WRITE | LibSsl.SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
+                    | LibSsl.SSL_MODE_RELEASE_BUFFERS);
             setVersions(ctx, s);
             if (s.ciphersuites() != null
                     && LibSsl.SSL_CTX_set_ciphersuites(ctx, arena.allocateFrom(s.ciphersuites())) != 1) {
