@@ -134,9 +134,9 @@ class UpcallFuzzTest {
     /**
      * Lets the upcall threads of earlier inputs run. The programs answer CONNECT, HANDLERECORD
      * and DISCONNECT on a virtual thread each (Async); the fuzzer makes tens of thousands of calls
-     * a second, far faster than a kernel, and without a pause their queued threads fill the heap
-     * (a harness artefact, seen as an OutOfMemoryError finding at -Xmx512m). Joining a fresh
-     * virtual thread every 64 inputs waits until the scheduler has reached the work queued before it.
+     * a second, far faster than a kernel, so without a pause their queue grows without bound.
+     * Joining a fresh virtual thread every 64 inputs waits until the scheduler has reached the
+     * work queued before it.
      */
     static void drainUpcallThreads() {
         if (++inputs % 64 != 0) return;
@@ -150,7 +150,9 @@ class UpcallFuzzTest {
     /** One RPC message as the record-marking or netlink framing delivers it: header, then the procedure's arguments. */
     @FuzzTest(maxDuration = "30s")
     void rpcMessage(byte[] message) {
-        for (RpcPrograms daemon : DAEMONS) daemon.handle(message, TRANSPORT);
+        // a copy each: oncrpc4j encodes a reply into the call's own buffer (RpcCall.reply), and
+        // the upcall threads reply while the next daemon would still be decoding a shared array
+        for (RpcPrograms daemon : DAEMONS) daemon.handle(message.clone(), TRANSPORT);
         drainUpcallThreads();
         assertNoBadReply();
     }
@@ -263,8 +265,8 @@ class UpcallFuzzTest {
         for (NetlinkMessage m : messages) {
             byte[] body = NETLINK.requestBody(m);
             if (body == null) continue;
-            DAEMONS.get(1).handle(body, NETLINK); // client, version 2
-            DAEMONS.get(3).handle(body, NETLINK); // server, version 2
+            DAEMONS.get(1).handle(body.clone(), NETLINK); // client, version 2 (a copy each: see rpcMessage)
+            DAEMONS.get(3).handle(body.clone(), NETLINK); // server, version 2
         }
         drainUpcallThreads();
         assertNoBadReply();
