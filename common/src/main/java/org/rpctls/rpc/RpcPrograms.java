@@ -45,7 +45,8 @@ public final class RpcPrograms {
 
     /** Handles one complete RPC message received on {@code transport}. */
     public void handle(byte[] message, RpcTransport transport) {
-        Xdr xdr = new Xdr(message);
+        // BoundedXdr: oncrpc4j's own Xdr would allocate whatever a credential's length field asks for
+        Xdr xdr = new BoundedXdr(message);
         xdr.beginDecoding();
         int xid;
         int type;
