@@ -106,6 +106,8 @@ public final class HandshakeFamily {
         }
     }
 
+    static final int MAX_PEERNAME = 1024;
+
     /** Parses an ACCEPT reply; unknown attributes are ignored, missing required ones are an error. */
     public static AcceptParams parseAccept(List<Attr> attrs) throws MalformedNetlinkException {
         Integer sockfd = null;
@@ -141,6 +143,11 @@ public final class HandshakeFamily {
         if (sockfd < 0) throw new MalformedNetlinkException("ACCEPT reply with socket " + sockfd);
         if (msgType == null) throw new MalformedNetlinkException("ACCEPT reply without HANDSHAKE_A_ACCEPT_MESSAGE_TYPE");
         if (peername != null && peername.isEmpty()) peername = null;
+        // The kernel's peername is a host name (<= 253) or an address literal; anything longer is
+        // not a name to check, and would not fit the handoff to the sibling daemon either.
+        if (peername != null && peername.length() > MAX_PEERNAME) {
+            throw new MalformedNetlinkException("ACCEPT reply with a peername of " + peername.length() + " characters");
+        }
         return new AcceptParams(sockfd, msgType, auth, peername, timeout, List.copyOf(ids), cert, key, keyring);
     }
 

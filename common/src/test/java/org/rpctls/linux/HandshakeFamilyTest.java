@@ -79,5 +79,10 @@ class HandshakeFamilyTest {
         var emptyName = HandshakeFamily.parseAccept(NetlinkMessage.parseAll(hex(
                 "2c000000 2100 0000 07000000 00000000 02 01 0000 0800 0100 09000000 0800 0300 02000000 0500 0800 00000000")).get(0).attrs());
         assertNull(emptyName.peername(), "an empty peer name is no peer name");
+        // a peer name no host name could be (the fuzzer's finding: too long for the sibling handoff)
+        var longName = new HandshakeFamily.AcceptParams(9, 1, 1, "x".repeat(30_000), 0, List.of(), 0, 0, 0);
+        assertThrows(MalformedNetlinkException.class, () -> HandshakeFamily.parseAccept(longName.attrs()), "30,000-character peername");
+        var hostName = new HandshakeFamily.AcceptParams(9, 1, 1, "a".repeat(253), 0, List.of(), 0, 0, 0);
+        assertEquals(hostName.peername(), HandshakeFamily.parseAccept(hostName.attrs()).peername());
     }
 }
