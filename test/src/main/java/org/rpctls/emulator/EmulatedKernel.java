@@ -79,8 +79,8 @@ public final class EmulatedKernel implements AutoCloseable {
             localServer = null;
         } else {
             bus = null;
-            localClient = new LocalKernelSide(dir.resolve("rpc.tlsclntd.sock"), Rpctls.RPCTLSCD, timeoutMillis, replyQueue);
-            localServer = new LocalKernelSide(dir.resolve("rpc.tlsservd.sock"), Rpctls.RPCTLSSD, timeoutMillis, replyQueue);
+            localClient = new LocalKernelSide(dir.resolve("rpc.tlsclntd.sock"), Rpctls.RPCTLSCD, timeoutMillis);
+            localServer = new LocalKernelSide(dir.resolve("rpc.tlsservd.sock"), Rpctls.RPCTLSSD, timeoutMillis);
         }
     }
 
@@ -123,6 +123,24 @@ public final class EmulatedKernel implements AutoCloseable {
             Thread.sleep(20);
         }
         throw new IllegalStateException("daemon for " + role + " not reachable in " + dir + " within " + timeout);
+    }
+
+    // ---------------------------------------------------------------- fault injection
+
+    /**
+     * The upcall channel of {@code role} drops. Version 1: the kernel closes its AF_LOCAL
+     * connection to the daemon (the next call reconnects, as clnt_reconnect does). Version 2: the
+     * bus closes every daemon's netlink connection (both roles); a daemon must reconnect to be
+     * reachable again. Returns how many connections were closed.
+     */
+    public int dropUpcallChannel(Role role) {
+        if (version == Rpctls.VERSION_2) return bus.dropDaemons();
+        return (role == Role.CLIENT ? localClient : localServer).drop() ? 1 : 0;
+    }
+
+    /** Version 2: how many daemons are connected to the bus now. */
+    public int connectedDaemons() {
+        return version == Rpctls.VERSION_2 ? bus.connectedDaemons() : -1;
     }
 
     // ---------------------------------------------------------------- the four procedures
