@@ -1,6 +1,7 @@
 package org.rpctls.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.File;
@@ -91,7 +92,11 @@ class FaultTest {
             session = peer.get(30, TimeUnit.SECONDS);
         } else {
             // the daemon failed or never took the socket: make sure the peer's handshake ends too
-            org.rpctls.ffi.LibC.shutdown(peerSocket.fd(), org.rpctls.ffi.LibC.SHUT_RDWR);
+            try {
+                if (peerSocket.isOpen()) org.rpctls.ffi.LibC.shutdown(peerSocket.fd(), org.rpctls.ffi.LibC.SHUT_RDWR);
+            } catch (IllegalStateException e) {
+                // the peer's handshake took the descriptor meanwhile; closing its session below ends it
+            }
             try {
                 peer.get(30, TimeUnit.SECONDS).close();
             } catch (Exception e) {
@@ -221,21 +226,30 @@ class FaultTest {
                 long idleTicks = cpuTicks(d.pid()) - cpu0;
                 assertTrue(idleTicks < 100, "the daemon used " + idleTicks + " clock ticks in 2 s while idle at the limit (spinning?)");
                 // version 1: the kernel's RPC connection drops while the daemon cannot accept a new one
+                long acceptRetryTicks = -1;
                 if (version == 1) {
+                    // RLIMIT_NOFILE bounds descriptor numbers: a limit at the lowest free number makes the next accept fail
+                    setFdLimit(d.pid(), lowestFreeFd(d.pid()));
                     kernel.dropUpcallChannel(role);
-                    var nullCall = CompletableFuture.runAsync(() -> {
+                    // the kernel reconnects and calls; its connection waits in the daemon's backlog (this first call may time out)
+                    var firstCall = CompletableFuture.runAsync(() -> {
                         try {
                             kernel.nullCall(role);
                         } catch (Exception e) {
-                            throw new IllegalStateException(e);
+                            // a timeout here is the kernel's view of the daemon at the limit
                         }
                     }, r -> Thread.ofVirtual().start(r));
-                    // at the limit the accept fails; the daemon logs it once and keeps trying
+                    // at the limit the accept fails; the daemon logs it once and keeps trying, without spinning
                     d.awaitLine(l -> l.contains("accept on ") && l.contains("retrying"), Duration.ofSeconds(20));
-                    setFdLimit(d.pid(), limit + 4); // a little room: the pending connection is accepted
-                    nullCall.get(20, TimeUnit.SECONDS);
+                    long c0 = cpuTicks(d.pid());
+                    Thread.sleep(2000);
+                    acceptRetryTicks = cpuTicks(d.pid()) - c0;
+                    assertTrue(acceptRetryTicks < 100, "the daemon used " + acceptRetryTicks + " clock ticks in 2 s retrying accept");
+                    setFdLimit(d.pid(), limit); // room again: the pending connection is accepted
                     d.awaitLine("works again");
-                    setFdLimit(d.pid(), limit);
+                    firstCall.get(20, TimeUnit.SECONDS);
+                    kernel.nullCall(role); // served on the new connection
+                    assertEquals(1, count(d, "retrying"), "one log line for the failure streak\n" + d.log());
                 }
                 // load falls: the old sessions still work, and freeing them makes room for new ones
                 for (Conn c : held) handleRecordAndDisconnect(kernel, d, role, c, "session held at the limit");
@@ -245,12 +259,22 @@ class FaultTest {
                 handleRecordAndDisconnect(kernel, d, role, again, "session after recovery");
                 assertTrue(d.isAlive());
                 System.out.printf("FaultTest: v%d %s: fd limit %d (baseline %d open): %d sessions held, %d CONNECTs refused in %d ms "
-                                + "(\"%s\"), %d clock ticks in 2 s idle at the limit, %d fds open after DISCONNECTs, CONNECT ok again%n",
+                                + "(\"%s\"), %d clock ticks in 2 s idle at the limit, %s%d fds open after DISCONNECTs, CONNECT ok again%n",
                         version, role, limit, baseline, held.size(), refused, pushMs, refusal.replaceAll("^.*rpctls(s|c)d_connect: ", ""),
-                        idleTicks, after);
+                        idleTicks, acceptRetryTicks < 0 ? "" : "accept failing for 2 s: " + acceptRetryTicks + " ticks, accept recovered; ", after);
                 assertTrue(after <= baseline + 2, "descriptors back near the baseline " + baseline + ": " + after);
             }
         }
+    }
+
+    static int lowestFreeFd(long pid) {
+        String[] names = new File("/proc/" + pid + "/fd").list();
+        if (names == null) throw new AssertionError("/proc/" + pid + "/fd is not readable");
+        Set<Integer> used = new java.util.HashSet<>();
+        for (String n : names) used.add(Integer.parseInt(n));
+        int k = 0;
+        while (used.contains(k)) k++;
+        return k;
     }
 
     /** utime + stime of process {@code pid} in clock ticks (/proc/PID/stat fields 14 and 15). */
@@ -266,7 +290,7 @@ class FaultTest {
     @ValueSource(ints = {1, 2})
     void allHandshakeSlotsBusyOthersWaitAndNothingIsLost(int version) throws Exception {
         final int concurrent = 16;
-        try (var s = Flows.start(version, Role.SERVER, daemonArgs(Role.SERVER, "-N", "1", "--handshake-timeout=20"));
+        try (var s = Flows.start(version, Role.SERVER, daemonArgs(Role.SERVER, "-N", "1", "--handshake-timeout=15"));
              var peerCtx = TlsContext.create(peerSettings(Role.SERVER))) {
             s.daemon().awaitLine("1 handshake slots");
             // one CONNECT whose client says nothing for 2 s, then the 16 at once
@@ -351,8 +375,9 @@ class FaultTest {
                 assertEquals(Set.of(), daemonFiles(dir), "files left behind after SIGTERM");
             }
             awaitNoDaemon(kernel);
-            // the peers see the end of their connections: the daemon's descriptors closed with the process
-            for (Conn c : old) assertTrue(DaemonOpsTest.seesEof(c.peer(), Duration.ofSeconds(5)), "peer sees EOF after SIGTERM");
+            // as in FreeBSD the daemon only shut down reading; the kernel still holds each socket, so the
+            // TCP connections are not torn down by the exit (the peers see no FIN)
+            for (Conn c : old) assertFalse(DaemonOpsTest.seesEof(c.peer(), Duration.ofMillis(200)), "peer sees no EOF after SIGTERM");
             // a killed daemon (SIGKILL) leaves its files; the next start must cope with them
             try (var d = DaemonProcess.startEmulated(role, dir, args.toArray(String[]::new))) {
                 kernel.awaitDaemon(role, 1, Duration.ofSeconds(10));
