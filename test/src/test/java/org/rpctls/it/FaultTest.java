@@ -113,6 +113,11 @@ class FaultTest {
     static void handleRecordAndDisconnect(EmulatedKernel kernel, DaemonProcess daemon, Role role, Conn c, String what) throws Exception {
         int before = (int) daemon.log().lines().filter(l -> l.contains("close_notify from")).count();
         c.peer().close(); // close_notify
+        // as the kernel does: HANDLERECORD only once the record is queued on the socket (on a loaded machine that takes a while)
+        if (c.kernelSocket().isOpen()) {
+            int type = EmulatedKernel.peekRecordType(c.kernelSocket(), Duration.ofSeconds(20));
+            assertTrue(type > 0, what + ": the close_notify reached the kernel's socket");
+        }
         assertEquals(Rpctls.RPCTLSERR_OK, kernel.handleRecord(role, c.ref()), what + ": HANDLERECORD\n" + daemon.log());
         long end = System.nanoTime() + Duration.ofSeconds(20).toNanos();
         while (System.nanoTime() < end && daemon.log().lines().filter(l -> l.contains("close_notify from")).count() <= before) Thread.sleep(20);
@@ -176,9 +181,13 @@ class FaultTest {
 
     // ---------------------------------------------------------------- 2a. out of descriptors
 
-    /** Sets the daemon's RLIMIT_NOFILE (soft and hard) with prlimit(1): as root the limit may also be raised again. */
+    /**
+     * Sets the daemon's soft RLIMIT_NOFILE with prlimit(1), leaving the hard limit alone so that
+     * it can be raised again without CAP_SYS_RESOURCE (CI containers may lack it). The daemon
+     * never raises its own soft limit once running (the JVM does so only at start).
+     */
     static void setFdLimit(long pid, int limit) throws Exception {
-        Process p = new ProcessBuilder("prlimit", "--pid", String.valueOf(pid), "--nofile=" + limit + ":" + limit).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder("prlimit", "--pid", String.valueOf(pid), "--nofile=" + limit + ":").redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());
         if (p.waitFor() != 0) throw new AssertionError("prlimit failed: " + out);
     }
@@ -396,11 +405,6 @@ class FaultTest {
                 }
                 Conn fresh = connect(kernel, loop, role, peerCtx);
                 assertTrue(fresh.ok(), "the restarted daemon serves: " + fresh.result() + "\n" + d.log());
-                if (version == 2) {
-                    // FreeBSD 15's cookie is the socket's address: the kernel can reuse an old value for a new socket.
-                    // The new instance's table starts empty, so a reused cookie maps to the new session only.
-                    assertTrue(d.hasLine("SSL handshake ok"), d.log());
-                }
                 handleRecordAndDisconnect(kernel, d, role, fresh, "session of the restarted daemon");
                 d.signal("TERM");
                 assertEquals(0, d.waitFor(Duration.ofSeconds(15)));
