@@ -56,6 +56,7 @@ public final class RpctlscdProgram implements RpcDispatchable {
                     } else {
                         call.reply(new RpctlscdV2.ConnectRes(r.reterr()));
                     }
+                    if (r.key() != null && !call.getTransport().isOpen()) handler.replyLost(r.key());
                 });
             }
             case Rpctls.HANDLERECORD -> {

@@ -56,6 +56,7 @@ public final class RpctlssdProgram implements RpcDispatchable {
                     } else {
                         call.reply(new RpctlssdV2.ConnectRes(r.flags(), r.uid(), r.gids()));
                     }
+                    if (r.key() != null && !call.getTransport().isOpen()) handler.replyLost(r.key());
                 });
             }
             case Rpctls.HANDLERECORD -> {

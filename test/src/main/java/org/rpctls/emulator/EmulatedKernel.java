@@ -160,7 +160,8 @@ public final class EmulatedKernel implements AutoCloseable {
                     var r = side(Role.CLIENT).call(Rpctls.CONNECT, new RpctlscdV1.ConnectArg(name), RpctlscdV1.ConnectRes::decode);
                     if (r.reterr() != Rpctls.RPCTLSERR_OK) dropped(tcp);
                     return new ClientResult(r.reterr(), new SessionRef.Triple(r.sec(), r.usec(), r.ssl()));
-                } catch (TimeoutException e) {
+                } catch (TimeoutException | java.io.EOFException e) {
+                    // EOF: the RPC connection closed during the call (clnt_reconnect's RPC_CANTRECV); the same cleanup
                     failed(0, tcp);
                     return new ClientResult(-1, null);
                 } finally {
@@ -193,7 +194,8 @@ public final class EmulatedKernel implements AutoCloseable {
                     var r = side(Role.SERVER).call(Rpctls.CONNECT, XdrVoid.XDR_VOID, RpctlssdV1.ConnectRes::decode);
                     if ((r.flags() & RPCTLS_FLAGS_HANDSHAKE) == 0) dropped(tcp);
                     return new ServerResult(true, r.flags(), r.uid(), r.gid(), new SessionRef.Triple(r.sec(), r.usec(), r.ssl()));
-                } catch (TimeoutException e) {
+                } catch (TimeoutException | java.io.EOFException e) {
+                    // EOF: the RPC connection closed during the call (clnt_reconnect's RPC_CANTRECV); the same cleanup
                     failed(0, tcp);
                     return new ServerResult(false, 0, 0, new int[0], null);
                 } finally {
