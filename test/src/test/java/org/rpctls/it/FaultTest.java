@@ -210,7 +210,7 @@ class FaultTest {
                     }
                 }, r -> Thread.ofVirtual().start(r));
                 long end = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-                while (s.kernel().claims() == claims && System.nanoTime() < end) Thread.onSpinWait();
+                while (s.kernel().claims() == claims && System.nanoTime() < end) Thread.sleep(1);
                 Thread.sleep(random.nextInt(40));
                 s.kernel().dropUpcallChannel(role);
                 Conn c = f.get(60, TimeUnit.SECONDS);
