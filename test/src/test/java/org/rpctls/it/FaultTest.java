@@ -69,7 +69,12 @@ class FaultTest {
 
     /** A CONNECT upcall for a daemon of {@code role}, its peer a real TLS stack using {@code peerCtx}. */
     static Conn connect(EmulatedKernel kernel, Loopback loop, Role role, TlsContext peerCtx) throws Exception {
-        SocketFd[] pair = Flows.tcpPair(loop);
+        SocketFd[] pair;
+        // one connect+accept at a time: with several threads, accept could return another thread's connection,
+        // and the peer and the kernel's socket of a Conn would belong to different TCP connections
+        synchronized (loop) {
+            pair = Flows.tcpPair(loop);
+        }
         SocketFd kernelSocket = role == Role.SERVER ? pair[1] : pair[0];
         SocketFd peerSocket = role == Role.SERVER ? pair[0] : pair[1];
         CompletableFuture<TlsSession> peer = Flows.engineHandshake(peerCtx, peerSocket, Handshaker.Request.defaults().withTimeout(Duration.ofSeconds(30)));
