@@ -202,9 +202,11 @@ public final class NetlinkUpcallTransport extends LocalRpcTransport implements U
         try {
             socket.send(replyMessage(familyId, groupId, reply));
         } catch (IOException e) {
+            sendOutcome(true);
             handler.failed(e, attachment);
             return;
         }
+        sendOutcome(false);
         handler.completed(reply.length, attachment);
     }
 

@@ -319,11 +319,13 @@ class FaultTest {
                     Thread.sleep(2000);
                     acceptRetryTicks = cpuTicks(d.pid()) - c0;
                     assertTrue(acceptRetryTicks < 100, "the daemon used " + acceptRetryTicks + " clock ticks in 2 s retrying accept");
-                    setFdLimit(d.pid(), limit); // room again: the pending connection is accepted
+                    setFdLimit(d.pid(), limit + 8); // room again: the pending connection is accepted
                     d.awaitLine("works again");
                     firstCall.get(20, TimeUnit.SECONDS);
                     kernel.nullCall(role); // served on the new connection
-                    assertEquals(1, count(d, "retrying"), "one log line for the failure streak\n" + d.log());
+                    // one line per failure streak (Linux's accept fails at the limit even with nothing pending, so a
+                    // streak may restart after a success while the daemon is still at the limit)
+                    assertTrue(count(d, "retrying") <= count(d, "works again") + 1, "one log line per failure streak\n" + d.log());
                 }
                 // load falls: the old sessions still work, and freeing them makes room for new ones
                 for (Conn c : held) handleRecordAndDisconnect(kernel, d, role, c, "session held at the limit");
