@@ -202,6 +202,7 @@ class FaultTest {
             }
             Thread.sleep(200);
             int baseline = openFds(s.daemon().pid());
+            long handshakesBefore = count(s.daemon(), "SSL handshake ok");
             java.util.Random random = new java.util.Random(7);
             List<Conn> made = new ArrayList<>();
             int failed = 0;
@@ -234,10 +235,15 @@ class FaultTest {
                 after = openFds(s.daemon().pid());
             }
             long lost = count(s.daemon(), "reply to the kernel lost");
+            // CONNECTs the daemon completed and answered without a send error, whose reply the kernel still never
+            // read (it closed the connection with the reply unread): the daemon cannot tell, so it keeps the session
+            long orphaned = count(s.daemon(), "SSL handshake ok") - handshakesBefore - made.size() - lost;
             System.out.printf("FaultTest: v1 %s: %d drops during CONNECT: %d answered before the drop (sessions ok), %d failed "
-                    + "(%d of them after the handshake: reply lost, session closed); daemon fds %d -> %d%n",
-                    role, rounds, made.size(), failed, lost, baseline, after);
-            assertEquals(baseline, after, "no descriptor kept for a CONNECT the kernel never saw answered\n" + s.daemon().log());
+                    + "(%d after the handshake with the reply's send failing: session closed; %d with the reply sent but unread: "
+                    + "session kept, see docs/hardening-faults.md); daemon fds %d -> %d%n",
+                    role, rounds, made.size(), failed, lost, orphaned, baseline, after);
+            assertEquals(baseline + orphaned, after,
+                    "every descriptor accounted for: only sessions whose reply was sent but unread are kept\n" + s.daemon().log());
             Conn next = connect(s.kernel(), s.loop(), role, peerCtx);
             assertTrue(next.ok(), next.result());
             handleRecordAndDisconnect(s.kernel(), s.daemon(), role, next, "after the drops");
