@@ -36,6 +36,7 @@ public final class LibC {
     public static final int SOCK_SEQPACKET = 5;
     public static final int SOCK_CLOEXEC = FREEBSD ? 0x10000000 : 0x80000;
     public static final int SOL_SOCKET = FREEBSD ? 0xffff : 1;
+    public static final int SO_RCVTIMEO = FREEBSD ? 0x1006 : 20;
     public static final int SO_REUSEADDR = FREEBSD ? 0x4 : 2;
     public static final int SO_ERROR = FREEBSD ? 0x1007 : 4;
     public static final int IPPROTO_TCP = 6;

@@ -188,6 +188,7 @@ public final class LibSsl {
     private static final MethodHandle SSL_shutdown$MH = B.bind("SSL_shutdown", FunctionDescriptor.of(JAVA_INT, ADDRESS), ErrnoCapture.OPTION);
     private static final MethodHandle SSL_set_shutdown$MH = B.bind("SSL_set_shutdown", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT));
     private static final MethodHandle SSL_get_shutdown$MH = B.bind("SSL_get_shutdown", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle SSL_has_pending$MH = B.bind("SSL_has_pending", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     private static final MethodHandle SSL_get_rbio$MH = B.bind("SSL_get_rbio", FunctionDescriptor.of(ADDRESS, ADDRESS));
     private static final MethodHandle SSL_get_wbio$MH = B.bind("SSL_get_wbio", FunctionDescriptor.of(ADDRESS, ADDRESS));
     private static final MethodHandle SSL_get_version$MH = B.bind("SSL_get_version", FunctionDescriptor.of(ADDRESS, ADDRESS));
@@ -254,6 +255,10 @@ public final class LibSsl {
     }
     public static int SSL_get_shutdown(MemorySegment ssl) {
         try { return (int) SSL_get_shutdown$MH.invokeExact(ssl); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    /** 1 if bytes read from the socket are still unprocessed in the SSL (e.g. part of a record). */
+    public static int SSL_has_pending(MemorySegment ssl) {
+        try { return (int) SSL_has_pending$MH.invokeExact(ssl); } catch (Throwable t) { throw Binder.rethrow(t); }
     }
     public static MemorySegment SSL_get_rbio(MemorySegment ssl) {
         try { return (MemorySegment) SSL_get_rbio$MH.invokeExact(ssl); } catch (Throwable t) { throw Binder.rethrow(t); }

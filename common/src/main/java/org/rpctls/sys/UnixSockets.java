@@ -131,15 +131,21 @@ public final class UnixSockets {
             if (n < 0) throw SystemCallException.lastError("recvmsg");
             int fd = -1;
             long controlLen = LibC.FREEBSD ? Integer.toUnsignedLong(msg.get(JAVA_INT, MSG_CONTROLLEN)) : msg.get(JAVA_LONG, MSG_CONTROLLEN);
-            if (controlLen >= CMSG_LEN_INT
-                    && cmsg.get(JAVA_INT, CMSG_LEVEL) == LibC.SOL_SOCKET && cmsg.get(JAVA_INT, CMSG_TYPE) == LibC.SCM_RIGHTS) {
-                long len = LibC.FREEBSD ? Integer.toUnsignedLong(cmsg.get(JAVA_INT, 0)) : cmsg.get(JAVA_LONG, 0);
-                int count = (int) ((len - CMSG_DATA) / 4);
-                for (int i = 0; i < count; i++) {
-                    int got = cmsg.get(JAVA_INT, CMSG_DATA + 4L * i);
-                    if (fd < 0) fd = got;
-                    else LibC.close(got); // only one was expected: never leak extras
+            // Walk every control message: a sender may attach several SCM_RIGHTS messages, and any
+            // descriptor beyond the one expected must be closed here or it leaks into this process.
+            controlLen = Math.min(controlLen, cmsg.byteSize());
+            for (long at = 0; at + CMSG_LEN_INT <= controlLen; ) {
+                long len = LibC.FREEBSD ? Integer.toUnsignedLong(cmsg.get(JAVA_INT, at)) : cmsg.get(JAVA_LONG, at);
+                if (len < CMSG_DATA || at + len > controlLen) break; // malformed: the kernel never sends this
+                if (cmsg.get(JAVA_INT, at + CMSG_LEVEL) == LibC.SOL_SOCKET && cmsg.get(JAVA_INT, at + CMSG_TYPE) == LibC.SCM_RIGHTS) {
+                    int count = (int) ((len - CMSG_DATA) / 4);
+                    for (int i = 0; i < count; i++) {
+                        int got = cmsg.get(JAVA_INT, at + CMSG_DATA + 4L * i);
+                        if (fd < 0) fd = got;
+                        else LibC.close(got); // only one was expected: never leak extras
+                    }
                 }
+                at += (len + 7) & ~7L; // CMSG_NXTHDR: 8-byte alignment on amd64/arm64, glibc and FreeBSD
             }
             if ((msg.get(JAVA_INT, MSG_FLAGS) & MSG_CTRUNC) != 0 && fd >= 0) {
                 LibC.close(fd);

@@ -194,32 +194,45 @@ public final class Handshaker {
             MemorySegment.copy(MemorySegment.ofArray(keys.certificate()), 0, certBytes, 0, keys.certificate().length);
             MemorySegment keyBytes = arena.allocate(Math.max(1, keys.privateKey().length));
             MemorySegment.copy(MemorySegment.ofArray(keys.privateKey()), 0, keyBytes, 0, keys.privateKey().length);
-            MemorySegment pp = arena.allocate(java.lang.foreign.ValueLayout.ADDRESS);
-            pp.set(java.lang.foreign.ValueLayout.ADDRESS, 0, certBytes);
-            MemorySegment x509 = LibCrypto.d2i_X509(MemorySegment.NULL, pp, keys.certificate().length);
-            if (x509.equals(MemorySegment.NULL)) {
-                throw new HandshakeException(HandshakeException.Reason.CONFIG, new OpenSslException("keyring certificate is not DER X.509").getMessage());
-            }
+            // The key now lives in OpenSSL (and in keyBytes until the finally below): wipe the
+            // Java copy, which the keyring read made for this one handshake.
+            java.util.Arrays.fill(keys.privateKey(), (byte) 0);
             try {
-                if (LibSsl.SSL_use_certificate(ssl, x509) != 1) {
-                    throw new HandshakeException(HandshakeException.Reason.CONFIG, new OpenSslException("cannot use keyring certificate").getMessage());
-                }
+                useDer(ssl, arena.allocate(java.lang.foreign.ValueLayout.ADDRESS), certBytes, keys.certificate().length, keyBytes,
+                        keys.privateKey().length);
             } finally {
-                LibCrypto.X509_free(x509); // SSL_use_certificate took its own reference
+                keyBytes.fill((byte) 0); // the arena returns it to malloc as it is
             }
-            pp.set(java.lang.foreign.ValueLayout.ADDRESS, 0, keyBytes);
-            MemorySegment pkey = LibCrypto.d2i_AutoPrivateKey(MemorySegment.NULL, pp, keys.privateKey().length);
-            if (pkey.equals(MemorySegment.NULL)) {
-                throw new HandshakeException(HandshakeException.Reason.CONFIG, new OpenSslException("keyring private key is not DER").getMessage());
+        }
+    }
+
+    /** d2i of the keyring's certificate and key ({@code pp}: scratch for d2i's in/out pointer) into {@code ssl}. */
+    private static void useDer(MemorySegment ssl, MemorySegment pp, MemorySegment certBytes, long certLength, MemorySegment keyBytes,
+            long keyLength) throws HandshakeException {
+        pp.set(java.lang.foreign.ValueLayout.ADDRESS, 0, certBytes);
+        MemorySegment x509 = LibCrypto.d2i_X509(MemorySegment.NULL, pp, certLength);
+        if (x509.equals(MemorySegment.NULL)) {
+            throw new HandshakeException(HandshakeException.Reason.CONFIG, new OpenSslException("keyring certificate is not DER X.509").getMessage());
+        }
+        try {
+            if (LibSsl.SSL_use_certificate(ssl, x509) != 1) {
+                throw new HandshakeException(HandshakeException.Reason.CONFIG, new OpenSslException("cannot use keyring certificate").getMessage());
             }
-            try {
-                if (LibSsl.SSL_use_PrivateKey(ssl, pkey) != 1 || LibSsl.SSL_check_private_key(ssl) != 1) {
-                    throw new HandshakeException(HandshakeException.Reason.CONFIG,
-                            new OpenSslException("keyring private key does not match its certificate").getMessage());
-                }
-            } finally {
-                LibCrypto.EVP_PKEY_free(pkey);
+        } finally {
+            LibCrypto.X509_free(x509); // SSL_use_certificate took its own reference
+        }
+        pp.set(java.lang.foreign.ValueLayout.ADDRESS, 0, keyBytes);
+        MemorySegment pkey = LibCrypto.d2i_AutoPrivateKey(MemorySegment.NULL, pp, keyLength);
+        if (pkey.equals(MemorySegment.NULL)) {
+            throw new HandshakeException(HandshakeException.Reason.CONFIG, new OpenSslException("keyring private key is not DER").getMessage());
+        }
+        try {
+            if (LibSsl.SSL_use_PrivateKey(ssl, pkey) != 1 || LibSsl.SSL_check_private_key(ssl) != 1) {
+                throw new HandshakeException(HandshakeException.Reason.CONFIG,
+                        new OpenSslException("keyring private key does not match its certificate").getMessage());
             }
+        } finally {
+            LibCrypto.EVP_PKEY_free(pkey);
         }
     }
 

@@ -17,6 +17,7 @@ import org.rpctls.ffi.OpenSslException;
  * reference count, so {@link #close()} is safe while sessions made from it live on.
  */
 public final class TlsContext implements AutoCloseable {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TlsContext.class);
     private final TlsSettings settings;
     private final MemorySegment ctx;
     /** CRLs read from -r, owned here (the store holds its own references) for revocation re-checks. */
@@ -135,6 +136,7 @@ public final class TlsContext implements AutoCloseable {
     static void loadCertificate(MemorySegment ctx, Arena arena, Path cert, Path key) throws TlsConfigException {
         requireReadable(cert, "certificate");
         requireReadable(key, "private key");
+        warnIfReadableByOthers(key);
         if (LibSsl.SSL_CTX_use_certificate_chain_file(ctx, arena.allocateFrom(cert.toString())) != 1) {
             throw new TlsConfigException(openssl("cannot load certificate " + cert));
         }
@@ -211,6 +213,29 @@ public final class TlsContext implements AutoCloseable {
         } finally {
             LibCrypto.BIO_free(bio);
         }
+    }
+
+    /**
+     * A private key any local user can read is a key every local user has: warn (as ssh does),
+     * but go on, since FreeBSD's daemons load it regardless and refusing would break a working
+     * setup on upgrade. A group-readable key is left alone: Debian's ssl-cert group does that on purpose.
+     */
+    private static void warnIfReadableByOthers(Path key) {
+        try {
+            var perms = Files.getPosixFilePermissions(key);
+            if (perms.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ)) {
+                LOG.warn("private key {} is readable by all users (mode {}); it should be 0600 or 0640",
+                        key, String.format("%04o", modeBits(perms)));
+            }
+        } catch (java.io.IOException | UnsupportedOperationException e) {
+            // not a POSIX file system: nothing to say
+        }
+    }
+
+    private static int modeBits(java.util.Set<java.nio.file.attribute.PosixFilePermission> perms) {
+        int mode = 0;
+        for (var p : perms) mode |= 0400 >> p.ordinal();
+        return mode;
     }
 
     private static void requireReadable(Path p, String what) throws TlsConfigException {

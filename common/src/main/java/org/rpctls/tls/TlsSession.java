@@ -30,7 +30,9 @@ public final class TlsSession implements AutoCloseable {
         /** Application data arrived where a control record was expected (FreeBSD logs "SSL_read returned"). */
         APPLICATION_DATA,
         /** The connection failed (peer reset, fatal alert). */
-        ERROR
+        ERROR,
+        /** Only part of a record arrived within the wait (the rest stays buffered for a later call). */
+        INCOMPLETE
     }
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -145,33 +147,57 @@ public final class TlsSession implements AutoCloseable {
         lock.lock();
         try {
             if (closed) return RecordResult.ERROR;
+            long deadline = System.nanoTime() + wait.toNanos();
             try {
-                FdPoller.shared().await(fd, LibC.POLLIN, System.nanoTime() + wait.toNanos());
+                FdPoller.shared().await(fd, LibC.POLLIN, deadline);
             } catch (TimeoutException e) {
                 return RecordResult.NOTHING;
             }
             if (manualKtlsRx) return handleKernelRecord();
-            LibCrypto.ERR_clear_error();
-            int r;
-            try (Arena arena = Arena.ofConfined()) {
-                r = LibSsl.SSL_read(ssl, arena.allocate(1), 0);
-            }
-            int err = r > 0 ? LibSsl.SSL_ERROR_NONE : LibSsl.SSL_get_error(ssl, r);
-            LibCrypto.ERR_clear_error();
-            int state = LibSsl.SSL_get_shutdown(ssl);
-            if ((state & LibSsl.SSL_RECEIVED_SHUTDOWN) != 0) {
-                if ((state & LibSsl.SSL_SENT_SHUTDOWN) == 0) {
-                    LibSsl.SSL_shutdown(ssl);
+            // The socket is blocking again after the handshake (the kernel expects that). A peer
+            // that sends only part of a record would leave a blocking SSL_read in read(2) for ever:
+            // HANDLERECORD never answers, DISCONNECT then waits on this lock for ever, and the
+            // blocked native call holds a carrier thread of the daemon's virtual-thread scheduler.
+            // So read non-blocking, and wait for the rest of a partial record only until the
+            // deadline (HostilePeerTest, "truncated record").
+            int flags = LibC.fcntl(fd, LibC.F_GETFL);
+            if (flags >= 0) LibC.fcntl(fd, LibC.F_SETFL, flags | LibC.O_NONBLOCK);
+            try {
+                while (true) {
                     LibCrypto.ERR_clear_error();
+                    int r;
+                    try (Arena arena = Arena.ofConfined()) {
+                        r = LibSsl.SSL_read(ssl, arena.allocate(1), 0);
+                    }
+                    int err = r > 0 ? LibSsl.SSL_ERROR_NONE : LibSsl.SSL_get_error(ssl, r);
+                    LibCrypto.ERR_clear_error();
+                    int state = LibSsl.SSL_get_shutdown(ssl);
+                    if ((state & LibSsl.SSL_RECEIVED_SHUTDOWN) != 0) {
+                        if ((state & LibSsl.SSL_SENT_SHUTDOWN) == 0) {
+                            LibSsl.SSL_shutdown(ssl);
+                            LibCrypto.ERR_clear_error();
+                        }
+                        return RecordResult.CLOSE_NOTIFY;
+                    }
+                    if (r > 0) return RecordResult.APPLICATION_DATA;
+                    if (err == LibSsl.SSL_ERROR_WANT_READ && LibSsl.SSL_has_pending(ssl) == 1) {
+                        // part of a record is buffered: wait for the rest, within the deadline
+                        try {
+                            FdPoller.shared().await(fd, LibC.POLLIN, deadline);
+                        } catch (TimeoutException e) {
+                            return RecordResult.INCOMPLETE;
+                        }
+                        continue;
+                    }
+                    return switch (err) {
+                        case LibSsl.SSL_ERROR_WANT_READ, LibSsl.SSL_ERROR_WANT_WRITE, LibSsl.SSL_ERROR_NONE -> RecordResult.CONTROL;
+                        case LibSsl.SSL_ERROR_ZERO_RETURN -> RecordResult.CLOSE_NOTIFY;
+                        default -> RecordResult.ERROR;
+                    };
                 }
-                return RecordResult.CLOSE_NOTIFY;
+            } finally {
+                if (flags >= 0) LibC.fcntl(fd, LibC.F_SETFL, flags);
             }
-            if (r > 0) return RecordResult.APPLICATION_DATA;
-            return switch (err) {
-                case LibSsl.SSL_ERROR_WANT_READ, LibSsl.SSL_ERROR_WANT_WRITE, LibSsl.SSL_ERROR_NONE -> RecordResult.CONTROL;
-                case LibSsl.SSL_ERROR_ZERO_RETURN -> RecordResult.CLOSE_NOTIFY;
-                default -> RecordResult.ERROR;
-            };
         } finally {
             lock.unlock();
         }

@@ -215,6 +215,8 @@ public final class UpcallHandler {
                 if (config.verbose()) LOG.info("{}_handlerecord: close_notify from {} answered ({})", name, e.peer(), key);
             }
             case ERROR -> LOG.info("{}_handlerecord: connection to {} failed ({})", name, e.peer(), key);
+            case INCOMPLETE -> LOG.info("{}_handlerecord: incomplete record from {}: rest not received within {} s ({})", name, e.peer(),
+                    HANDLERECORD_WAIT.toSeconds(), key);
             default -> {
                 if (config.verbose()) LOG.info("{}_handlerecord: {} from {} ({})", name, r, e.peer(), key);
             }

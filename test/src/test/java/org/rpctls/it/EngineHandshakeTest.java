@@ -207,4 +207,32 @@ class EngineHandshakeTest {
             assertEquals(TlsSession.RecordResult.NOTHING, out.server().get().handleRecord(Duration.ofMillis(200)));
         }
     }
+    /** Writes raw bytes on the peer's TCP socket, under its TLS layer. */
+    static void writeRaw(TlsSession peer, byte... bytes) {
+        try (var arena = java.lang.foreign.Arena.ofConfined()) {
+            var buf = arena.allocate(bytes.length);
+            buf.copyFrom(java.lang.foreign.MemorySegment.ofArray(bytes));
+            assertEquals(bytes.length, org.rpctls.ffi.LibC.write(peer.fd(), buf, bytes.length));
+        }
+    }
+
+    @Test
+    void handleRecordWithHalfARecordReturnsAtTheDeadlineAndKeepsTheSessionUsable() throws Exception {
+        try (var server = TlsContext.create(pki.server());
+             var client = TlsContext.create(pki.client());
+             var out = loop.handshake(server, REQ, client, REQ)) {
+            TlsSession s = out.server().get();
+            // three bytes of a record header, then nothing: a blocking SSL_read would never return
+            writeRaw(out.client().get(), (byte) 23, (byte) 3);
+            writeRaw(out.client().get(), (byte) 3);
+            var result = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(20),
+                    () -> s.handleRecord(Duration.ofMillis(500)), "HANDLERECORD hung on a partial record");
+            assertEquals(TlsSession.RecordResult.INCOMPLETE, result);
+            // the rest of a bogus 16-byte record: now it is complete and fails to decrypt
+            writeRaw(out.client().get(), (byte) 0, (byte) 16);
+            writeRaw(out.client().get(), new byte[16]);
+            assertEquals(TlsSession.RecordResult.ERROR, s.handleRecord(Duration.ofSeconds(5)));
+            s.close();
+        }
+    }
 }
