@@ -399,8 +399,12 @@ class FaultTest {
             int ok = 0;
             for (Conn c : conns) if (c.ok()) ok++;
             assertEquals(concurrent, ok, "every CONNECT was served with -N 1\n" + s.daemon().log());
-            for (Conn c : conns) handleRecordAndDisconnect(s.kernel(), s.daemon(), Role.SERVER, c, "session made with -N 1");
-            assertEquals(Rpctls.RPCTLSERR_OK, s.kernel().disconnect(Role.SERVER, slowResult.ref()));
+            try {
+                for (Conn c : conns) handleRecordAndDisconnect(s.kernel(), s.daemon(), Role.SERVER, c, "session made with -N 1");
+                assertEquals(Rpctls.RPCTLSERR_OK, s.kernel().disconnect(Role.SERVER, slowResult.ref()));
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new AssertionError("an upcall got no reply\n" + s.daemon().log(), e);
+            }
             slowSession.close();
             slow[0].close();
             slow[1].close();
