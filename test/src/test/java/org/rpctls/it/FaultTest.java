@@ -394,7 +394,8 @@ class FaultTest {
             for (var f : all) conns.add(f.get(120, TimeUnit.SECONDS));
             long ms = (System.nanoTime() - t0) / 1_000_000;
             var slowResult = slowConnect.get(60, TimeUnit.SECONDS);
-            assertTrue(slowResult.replied() && (slowResult.flags() & RpctlsFlags.HANDSHAKE) != 0, "the slow CONNECT completed too");
+            assertTrue(slowResult.replied() && (slowResult.flags() & RpctlsFlags.HANDSHAKE) != 0, "the slow CONNECT completed too: "
+                    + (slowResult.replied() ? RpctlsFlags.describe(slowResult.flags()) : "no reply") + "\n" + s.daemon().log());
             TlsSession slowSession = Flows.get(slowPeer);
             int ok = 0;
             for (Conn c : conns) if (c.ok()) ok++;
