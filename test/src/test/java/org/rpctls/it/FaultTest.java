@@ -395,7 +395,9 @@ class FaultTest {
             long ms = (System.nanoTime() - t0) / 1_000_000;
             var slowResult = slowConnect.get(60, TimeUnit.SECONDS);
             assertTrue(slowResult.replied() && (slowResult.flags() & RpctlsFlags.HANDSHAKE) != 0, "the slow CONNECT completed too: "
-                    + (slowResult.replied() ? RpctlsFlags.describe(slowResult.flags()) : "no reply") + "\n" + s.daemon().log());
+                    + (slowResult.replied() ? RpctlsFlags.describe(slowResult.flags()) : "no reply") + "; sockets claimed from the broker "
+                    + s.kernel().claims() + ", daemons on the bus " + s.kernel().connectedDaemons() + ", CONNECTs ok "
+                    + conns.stream().filter(Conn::ok).count() + " of " + concurrent + "\n" + s.daemon().log());
             TlsSession slowSession = Flows.get(slowPeer);
             int ok = 0;
             for (Conn c : conns) if (c.ok()) ok++;
