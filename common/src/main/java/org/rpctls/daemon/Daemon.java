@@ -238,16 +238,20 @@ public final class Daemon {
 
     private UpcallTransport netlinkTransport(Path emu) throws IOException {
         if (emu != null) {
-            var socket = SeqpacketSocket.connect(emu.resolve("rpcnl.sock"));
+            Path bus = emu.resolve("rpcnl.sock");
             int group = options.role() == Role.CLIENT ? EMULATED_GROUP_CLIENT : EMULATED_GROUP_SERVER;
-            return new NetlinkUpcallTransport(socket, EMULATED_FAMILY_ID, group, groupName());
+            // the reopener: the emulated bus may drop the daemon (FaultTest); it reconnects
+            return new NetlinkUpcallTransport(SeqpacketSocket.connect(bus), () -> SeqpacketSocket.connect(bus), EMULATED_FAMILY_ID, group,
+                    groupName());
         }
         var socket = RawNetlinkSocket.open();
         try {
             var family = GenericNetlink.resolve(socket, "rpc");
             Integer group = family.groups().get(groupName());
             if (group == null) throw new IOException("netlink family \"rpc\" has no group \"" + groupName() + "\" (groups " + family.groups() + ")");
-            return new NetlinkUpcallTransport(socket, family.id(), group, groupName());
+            int familyId = family.id();
+            // a socket that keeps failing is replaced by a new one; the family id does not change while the kernel runs
+            return new NetlinkUpcallTransport(socket, RawNetlinkSocket::open, familyId, group, groupName());
         } catch (IOException e) {
             socket.close();
             throw e;

@@ -62,6 +62,7 @@ public final class LibC {
     public static final int ERANGE = 34;
     public static final int EPERM = 1;
     public static final int ENOENT = 2;
+    public static final int EMFILE = 24; // the same on Linux and FreeBSD
     public static final int EMSGSIZE = FREEBSD ? 40 : 90;
     public static final int MSG_PEEK = 0x2;
     public static final int MSG_TRUNC = FREEBSD ? 0x10 : 0x20;

@@ -15,6 +15,23 @@ import org.dcache.oncrpc4j.rpc.RpcTransport;
 public abstract class LocalRpcTransport implements RpcTransport {
     private final ReplyQueue replyQueue;
 
+    /**
+     * Whether the last send made by the current thread failed. oncrpc4j's RpcCall.reply swallows
+     * a send failure; the daemon needs it for CONNECT, whose session must not outlive a reply the
+     * kernel never got. reply() sends on the calling thread, so a thread-local is exact.
+     */
+    private static final ThreadLocal<Boolean> LAST_SEND_FAILED = ThreadLocal.withInitial(() -> false);
+
+    /** Subclasses record each send's outcome here. */
+    protected static void sendOutcome(boolean failed) {
+        LAST_SEND_FAILED.set(failed);
+    }
+
+    /** True if the last send on this thread (such as the one inside RpcCall.reply) failed. */
+    public static boolean lastSendFailed() {
+        return LAST_SEND_FAILED.get();
+    }
+
     protected LocalRpcTransport(ReplyQueue replyQueue) {
         this.replyQueue = replyQueue;
     }

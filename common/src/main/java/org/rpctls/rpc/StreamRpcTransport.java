@@ -28,11 +28,13 @@ public final class StreamRpcTransport extends LocalRpcTransport {
         try {
             RecordMarking.write(channel, body);
         } catch (IOException e) {
+            sendOutcome(true);
             handler.failed(e, attachment);
             return;
         } finally {
             writeLock.unlock();
         }
+        sendOutcome(false);
         handler.completed(n, attachment);
     }
 

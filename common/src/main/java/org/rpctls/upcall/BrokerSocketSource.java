@@ -45,7 +45,13 @@ public final class BrokerSocketSource implements SocketSource {
                 if (fd != null) fd.close();
                 throw new SystemCallException("rpctls_syscall (emulated, cookie 0x" + Long.toHexString(cookie) + ")", status);
             }
-            if (fd == null) throw new IOException("socket broker: status ok but no descriptor");
+            if (fd == null) {
+                // Linux drops an SCM_RIGHTS descriptor the receiver has no room for (RLIMIT_NOFILE)
+                // and sets MSG_CTRUNC; the real rpctls_syscall fails with EMFILE in falloc then.
+                // Report it as that, so the log says what ran out (found by FaultTest).
+                throw new SystemCallException("rpctls_syscall (emulated, cookie 0x" + Long.toHexString(cookie)
+                        + "): the socket's descriptor could not be received", LibC.EMFILE);
+            }
             return fd;
         } finally {
             oneAtATime.unlock();

@@ -60,20 +60,36 @@ public final class LocalUpcallTransport implements UpcallTransport {
     }
 
     private void acceptLoop(ServerSocketChannel server, Path path, RpcPrograms programs) {
+        long backoff = 0;
         while (!closed) {
             SocketChannel ch;
             try {
                 ch = server.accept();
-            } catch (IOException e) {
-                if (!closed) LOG.error("accept on {} failed: {}", path, e.getMessage());
+            } catch (java.nio.channels.ClosedChannelException e) {
                 return;
+            } catch (IOException e) {
+                if (closed) return;
+                // Fault found by FaultTest: this loop used to end on any accept error, so one
+                // EMFILE while the kernel reconnected left the daemon deaf until restarted. The
+                // kernel's connection waits in the backlog; retry with a growing pause (no spin)
+                // and one log line per failure streak.
+                if (backoff == 0) LOG.error("accept on {} failed: {}; retrying", path, e.getMessage());
+                backoff = backoff == 0 ? 50 : Math.min(1000, backoff * 2);
+                try {
+                    Thread.sleep(backoff);
+                } catch (InterruptedException ie) {
+                    return;
+                }
+                continue;
             }
+            if (backoff != 0) LOG.info("accept on {} works again", path);
+            backoff = 0;
             connections.add(ch);
             Thread.ofVirtual().name("upcalls " + path).start(() -> {
                 var transport = new StreamRpcTransport(ch, replyQueue);
                 String why = transport.serve(programs, MAX_RECORD);
-                // the kernel closing its RPC connection is routine; broken framing is worth a line
-                if (!closed && why.equals("closed by peer")) LOG.debug("upcall connection on {} closed by the kernel", path);
+                // the kernel closes its RPC connection rarely (the daemon keeps serving; the next upcall reconnects): one line either way
+                if (!closed && why.equals("closed by peer")) LOG.info("upcall connection on {} closed by the kernel", path);
                 else if (!closed) LOG.info("upcall connection on {} dropped: {}", path, why);
                 connections.remove(ch);
                 try {

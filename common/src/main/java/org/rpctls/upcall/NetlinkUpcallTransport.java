@@ -31,7 +31,19 @@ public final class NetlinkUpcallTransport extends LocalRpcTransport implements U
     public static final int RPCNL_REPLY_GROUP = 3;
     public static final int RPCNL_REPLY_BODY = 4;
 
-    private final NetlinkSocket socket;
+    /** Opens a fresh socket to the same family (the emulator's bus, or AF_NETLINK); null: no reconnection. */
+    public interface Reopener {
+        NetlinkSocket open() throws IOException;
+    }
+
+    /**
+     * Receive errors in a row after which the socket is taken for dead and reopened: a single
+     * ENOBUFS or oversized packet is routine, an error on every read is not.
+     */
+    static final int ERRORS_BEFORE_REOPEN = 10;
+
+    private volatile NetlinkSocket socket;
+    private final Reopener reopener;
     private final int familyId;
     private final int groupId;
     private final String groupName;
@@ -39,8 +51,17 @@ public final class NetlinkUpcallTransport extends LocalRpcTransport implements U
     private Thread reader;
 
     public NetlinkUpcallTransport(NetlinkSocket socket, int familyId, int groupId, String groupName) {
+        this(socket, null, familyId, groupId, groupName);
+    }
+
+    /**
+     * @param reopener how to get a new socket when this one is closed under the daemon or keeps
+     *                 failing; sessions live in the handler, so they survive the switch
+     */
+    public NetlinkUpcallTransport(NetlinkSocket socket, Reopener reopener, int familyId, int groupId, String groupName) {
         super(new ReplyQueue());
         this.socket = socket;
+        this.reopener = reopener;
         this.familyId = familyId;
         this.groupId = groupId;
         this.groupName = groupName;
@@ -54,14 +75,22 @@ public final class NetlinkUpcallTransport extends LocalRpcTransport implements U
     }
 
     private void readLoop(RpcPrograms programs) {
+        int errorsInARow = 0;
         while (!closed) {
             byte[] packet;
+            NetlinkSocket current = socket;
             try {
-                packet = socket.receive();
+                packet = current.receive();
+                errorsInARow = 0;
             } catch (IOException | RuntimeException e) {
                 if (closed) return;
                 // ENOBUFS after a burst, or an oversized packet: the kernel retries nothing, but later upcalls must get through
                 LOG.error("netlink receive failed: {}; listening on", e.getMessage());
+                if (++errorsInARow >= ERRORS_BEFORE_REOPEN && reopener != null) {
+                    errorsInARow = 0;
+                    if (!reopen(current, ERRORS_BEFORE_REOPEN + " receive errors in a row")) return;
+                    continue;
+                }
                 try {
                     Thread.sleep(100);
                 } catch (InterruptedException ie) {
@@ -70,8 +99,16 @@ public final class NetlinkUpcallTransport extends LocalRpcTransport implements U
                 continue;
             }
             if (packet == null) {
-                if (!closed) LOG.error("netlink socket closed by the kernel side");
-                return;
+                if (closed) return;
+                if (reopener == null) {
+                    LOG.error("netlink socket closed by the kernel side");
+                    return;
+                }
+                // Fault found by FaultTest: the reader used to end here, and the daemon served no
+                // upcall again until restarted. Sessions are in the handler's table, not in the
+                // socket, so a new socket serves them as before.
+                if (!reopen(current, "socket closed by the kernel side")) return;
+                continue;
             }
             List<NetlinkMessage> messages;
             try {
@@ -89,6 +126,47 @@ public final class NetlinkUpcallTransport extends LocalRpcTransport implements U
                 }
             }
         }
+    }
+
+    /**
+     * Replaces {@code dead} by a new socket that has joined the group, retrying (100 ms doubling
+     * to 5 s) until it works or the transport is closed; one log line when it goes, one when it
+     * is back. Calls in flight on the old socket are lost to the kernel's timeout, as they would
+     * be with the real netlink socket gone.
+     */
+    private boolean reopen(NetlinkSocket dead, String why) {
+        LOG.error("netlink {} for group \"{}\": reconnecting", why, groupName);
+        dead.close();
+        long backoff = 100;
+        int attempts = 0;
+        while (!closed) {
+            attempts++;
+            try {
+                NetlinkSocket fresh = reopener.open();
+                try {
+                    fresh.joinGroup(groupId);
+                } catch (IOException | RuntimeException e) {
+                    fresh.close();
+                    throw e;
+                }
+                socket = fresh;
+                if (closed) {
+                    fresh.close();
+                    return false;
+                }
+                LOG.info("netlink group \"{}\" reconnected after {} attempt{}", groupName, attempts, attempts == 1 ? "" : "s");
+                return true;
+            } catch (IOException | RuntimeException e) {
+                if (attempts == 1 || attempts % 20 == 0) LOG.error("netlink reconnect attempt {} failed: {}", attempts, e.getMessage());
+            }
+            try {
+                Thread.sleep(backoff);
+            } catch (InterruptedException ie) {
+                return false;
+            }
+            backoff = Math.min(5000, backoff * 2);
+        }
+        return false;
     }
 
     /** The RPC CALL in an RPCNL_REQUEST for our group, or null for anything else. */
@@ -124,9 +202,11 @@ public final class NetlinkUpcallTransport extends LocalRpcTransport implements U
         try {
             socket.send(replyMessage(familyId, groupId, reply));
         } catch (IOException e) {
+            sendOutcome(true);
             handler.failed(e, attachment);
             return;
         }
+        sendOutcome(false);
         handler.completed(reply.length, attachment);
     }
 

@@ -50,12 +50,17 @@ public final class RpctlscdProgram implements RpcDispatchable {
                 }
                 Async.run(call, () -> {
                     var r = handler.clientConnect(cookie, certname, v1);
+                    // Closed before the reply, or the reply's send failed (EPIPE: the kernel closed its end): the
+                    // kernel's call has failed and it will never learn this session. (Not "closed after the reply":
+                    // the kernel may close after it got the reply; FaultTest found that false positive.)
+                    boolean deliverable = call.getTransport().isOpen();
                     if (v1) {
                         var k = r.key() instanceof SessionKey.Triple t ? t : new SessionKey.Triple(0, 0, 0);
                         call.reply(new RpctlscdV1.ConnectRes(r.reterr(), k.sec(), k.usec(), k.refno()));
                     } else {
                         call.reply(new RpctlscdV2.ConnectRes(r.reterr()));
                     }
+                    if (r.key() != null && (!deliverable || org.rpctls.rpc.LocalRpcTransport.lastSendFailed())) handler.replyLost(r.key());
                 });
             }
             case Rpctls.HANDLERECORD -> {

@@ -50,12 +50,17 @@ public final class RpctlssdProgram implements RpcDispatchable {
                 Async.run(call, () -> {
                     var r = handler.serverConnect(cookie, v1);
                     if (r.status() == UpcallHandler.ServerStatus.NO_SOCKET) return; // no reply: see the class comment
+                    // Closed before the reply, or the reply's send failed (EPIPE: the kernel closed its end): the
+                    // kernel's call has failed and it will never learn this session. (Not "closed after the reply":
+                    // the kernel may close after it got the reply; FaultTest found that false positive.)
+                    boolean deliverable = call.getTransport().isOpen();
                     if (v1) {
                         var k = r.key() instanceof SessionKey.Triple t ? t : new SessionKey.Triple(0, 0, 0);
                         call.reply(new RpctlssdV1.ConnectRes(r.flags(), k.sec(), k.usec(), k.refno(), r.uid(), r.gids()));
                     } else {
                         call.reply(new RpctlssdV2.ConnectRes(r.flags(), r.uid(), r.gids()));
                     }
+                    if (r.key() != null && (!deliverable || org.rpctls.rpc.LocalRpcTransport.lastSendFailed())) handler.replyLost(r.key());
                 });
             }
             case Rpctls.HANDLERECORD -> {

@@ -262,6 +262,20 @@ public final class UpcallHandler {
         return Rpctls.RPCTLSERR_OK;
     }
 
+    /**
+     * The CONNECT reply for {@code key} could not reach the kernel: its upcall connection closed
+     * while the handshake ran. The kernel's call has failed (rpctls_rpc_failed shuts the socket
+     * down), so it will never know this session or DISCONNECT it; keeping it would hold a
+     * descriptor and an SSL object until the daemon exits. Found by FaultTest (channel drop
+     * during CONNECT).
+     */
+    public void replyLost(SessionKey key) {
+        SessionTable.Entry e = sessions.remove(key);
+        if (e == null) return;
+        e.session().close();
+        LOG.error("{}_connect: reply to the kernel lost (upcall connection closed): connection to {} closed ({})", name, e.peer(), key);
+    }
+
     // ---------------------------------------------------------------- reload, shutdown
 
     /**

@@ -79,8 +79,8 @@ public final class EmulatedKernel implements AutoCloseable {
             localServer = null;
         } else {
             bus = null;
-            localClient = new LocalKernelSide(dir.resolve("rpc.tlsclntd.sock"), Rpctls.RPCTLSCD, timeoutMillis, replyQueue);
-            localServer = new LocalKernelSide(dir.resolve("rpc.tlsservd.sock"), Rpctls.RPCTLSSD, timeoutMillis, replyQueue);
+            localClient = new LocalKernelSide(dir.resolve("rpc.tlsclntd.sock"), Rpctls.RPCTLSCD, timeoutMillis);
+            localServer = new LocalKernelSide(dir.resolve("rpc.tlsservd.sock"), Rpctls.RPCTLSSD, timeoutMillis);
         }
     }
 
@@ -125,6 +125,24 @@ public final class EmulatedKernel implements AutoCloseable {
         throw new IllegalStateException("daemon for " + role + " not reachable in " + dir + " within " + timeout);
     }
 
+    // ---------------------------------------------------------------- fault injection
+
+    /**
+     * The upcall channel of {@code role} drops. Version 1: the kernel closes its AF_LOCAL
+     * connection to the daemon (the next call reconnects, as clnt_reconnect does). Version 2: the
+     * bus closes every daemon's netlink connection (both roles); a daemon must reconnect to be
+     * reachable again. Returns how many connections were closed.
+     */
+    public int dropUpcallChannel(Role role) {
+        if (version == Rpctls.VERSION_2) return bus.dropDaemons();
+        return (role == Role.CLIENT ? localClient : localServer).drop() ? 1 : 0;
+    }
+
+    /** Version 2: how many daemons are connected to the bus now. */
+    public int connectedDaemons() {
+        return version == Rpctls.VERSION_2 ? bus.connectedDaemons() : -1;
+    }
+
     // ---------------------------------------------------------------- the four procedures
 
     public void nullCall(Role role) throws IOException, TimeoutException, InterruptedException {
@@ -142,7 +160,8 @@ public final class EmulatedKernel implements AutoCloseable {
                     var r = side(Role.CLIENT).call(Rpctls.CONNECT, new RpctlscdV1.ConnectArg(name), RpctlscdV1.ConnectRes::decode);
                     if (r.reterr() != Rpctls.RPCTLSERR_OK) dropped(tcp);
                     return new ClientResult(r.reterr(), new SessionRef.Triple(r.sec(), r.usec(), r.ssl()));
-                } catch (TimeoutException e) {
+                } catch (TimeoutException | java.io.EOFException e) {
+                    // EOF: the RPC connection closed during the call (clnt_reconnect's RPC_CANTRECV); the same cleanup
                     failed(0, tcp);
                     return new ClientResult(-1, null);
                 } finally {
@@ -175,7 +194,8 @@ public final class EmulatedKernel implements AutoCloseable {
                     var r = side(Role.SERVER).call(Rpctls.CONNECT, XdrVoid.XDR_VOID, RpctlssdV1.ConnectRes::decode);
                     if ((r.flags() & RPCTLS_FLAGS_HANDSHAKE) == 0) dropped(tcp);
                     return new ServerResult(true, r.flags(), r.uid(), r.gid(), new SessionRef.Triple(r.sec(), r.usec(), r.ssl()));
-                } catch (TimeoutException e) {
+                } catch (TimeoutException | java.io.EOFException e) {
+                    // EOF: the RPC connection closed during the call (clnt_reconnect's RPC_CANTRECV); the same cleanup
                     failed(0, tcp);
                     return new ServerResult(false, 0, 0, new int[0], null);
                 } finally {

@@ -25,14 +25,12 @@ final class LocalKernelSide implements KernelSide {
     private final Path socket;
     private final int prog;
     private final long timeoutMillis;
-    private final ReplyQueue replyQueue;
     private StreamRpcTransport transport;
 
-    LocalKernelSide(Path socket, int prog, long timeoutMillis, ReplyQueue replyQueue) {
+    LocalKernelSide(Path socket, int prog, long timeoutMillis) {
         this.socket = socket;
         this.prog = prog;
         this.timeoutMillis = timeoutMillis;
-        this.replyQueue = replyQueue;
     }
 
     /** The kernel's clnt_reconnect: (re)connects when the previous connection is gone. */
@@ -40,7 +38,10 @@ final class LocalKernelSide implements KernelSide {
         if (transport != null && transport.isOpen()) return transport;
         SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
         ch.connect(UnixDomainSocketAddress.of(socket));
-        var t = new StreamRpcTransport(ch, replyQueue);
+        // A reply queue per connection: when an old connection ends, its reader fails the calls
+        // pending in its queue (handleDisconnect); with one shared queue that also failed calls
+        // already made on the new connection (found by FaultTest's channel drops).
+        var t = new StreamRpcTransport(ch, new ReplyQueue());
         RpcPrograms replies = new RpcPrograms();
         Thread.ofVirtual().name("emulator v1 replies").start(() -> {
             t.serve(replies, 1 << 20);
@@ -83,6 +84,18 @@ final class LocalKernelSide implements KernelSide {
                 return null;
             }
         }
+    }
+
+    /** Fault injection: closes the current connection, if any; true if one was open. */
+    synchronized boolean drop() {
+        if (transport == null || !transport.isOpen()) return false;
+        try {
+            transport.channel().close();
+        } catch (IOException ignored) {
+            // closing
+        }
+        transport = null;
+        return true;
     }
 
     @Override

@@ -54,6 +54,22 @@ final class NetlinkBus implements AutoCloseable {
         return daemons.size();
     }
 
+    /**
+     * Fault injection: the bus drops every daemon's connection, as if the family's sockets were
+     * torn down under the daemons. Calls in flight get no reply (the caller's timeout). Returns
+     * how many connections were dropped.
+     */
+    int dropDaemons() {
+        int n = 0;
+        for (SeqpacketSocket d : daemons) {
+            if (daemons.remove(d)) {
+                d.close();
+                n++;
+            }
+        }
+        return n;
+    }
+
     private void acceptLoop() {
         while (!closed) {
             int c = LibC.accept(listener.fd(), java.lang.foreign.MemorySegment.NULL, java.lang.foreign.MemorySegment.NULL);

@@ -49,24 +49,33 @@ final class SocketBroker implements AutoCloseable {
                 if (closed) return;
                 continue;
             }
-            try (SocketFd conn = SocketFd.adopt(c)) {
-                var r = UnixSockets.receiveWithFd(conn.fd(), 8);
-                if (r.fd() >= 0) LibC.close(r.fd());
-                if (r.data().length != 8) {
-                    UnixSockets.sendWithFd(conn.fd(), new byte[] {(byte) LibC.EPERM}, -1);
-                    continue;
-                }
-                long cookie = ByteBuffer.wrap(r.data()).getLong();
-                SocketFd socket = pending.remove(cookie);
-                if (socket == null || !socket.isOpen()) {
-                    UnixSockets.sendWithFd(conn.fd(), new byte[] {(byte) LibC.EPERM}, -1);
-                    continue;
-                }
-                claims.incrementAndGet();
-                UnixSockets.sendWithFd(conn.fd(), new byte[] {0}, socket.fd());
-            } catch (IOException e) {
-                // a daemon that went away mid-request: nothing to clean up but the connection
+            // Each request on its own thread. Served one after the other, a daemon that had connected
+            // but not yet sent its cookie held up the rest; the daemon claims from virtual threads whose
+            // blocking recvmsg pins their carriers, so with both carriers pinned by claims waiting here,
+            // the claim being read could never send its cookie: a deadlock until the kernel's timeout
+            // (found by FaultTest's -N test, thread dump of the stalled daemon).
+            Thread.ofPlatform().daemon().name("emulator broker request").start(() -> serve(c));
+        }
+    }
+
+    private void serve(int c) {
+        try (SocketFd conn = SocketFd.adopt(c)) {
+            var r = UnixSockets.receiveWithFd(conn.fd(), 8);
+            if (r.fd() >= 0) LibC.close(r.fd());
+            if (r.data().length != 8) {
+                UnixSockets.sendWithFd(conn.fd(), new byte[] {(byte) LibC.EPERM}, -1);
+                return;
             }
+            long cookie = ByteBuffer.wrap(r.data()).getLong();
+            SocketFd socket = pending.remove(cookie);
+            if (socket == null || !socket.isOpen()) {
+                UnixSockets.sendWithFd(conn.fd(), new byte[] {(byte) LibC.EPERM}, -1);
+                return;
+            }
+            claims.incrementAndGet();
+            UnixSockets.sendWithFd(conn.fd(), new byte[] {0}, socket.fd());
+        } catch (IOException e) {
+            // a daemon that went away mid-request: nothing to clean up but the connection
         }
     }
 
