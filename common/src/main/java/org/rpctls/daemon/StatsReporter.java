@@ -8,7 +8,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The "stats:" log line (--stats-interval=SECONDS): live sessions, open descriptors, OpenSSL's live
- * heap (with RPCTLS_COUNT_OPENSSL_ALLOCS=1, else "off") and the handshake counts; every interval
+ * heap (with RPCTLS_COUNT_OPENSSL_ALLOCS=1, else "off"), the handshake counts and the live platform
+ * threads (carriers of the virtual threads included; virtual threads are not counted); every interval
  * and once at exit. Meant for soak runs and for watching a daemon in production.
  */
 final class StatsReporter {
@@ -52,7 +53,7 @@ final class StatsReporter {
                 : "openssl_live_bytes=off openssl_live_allocs=off";
         return "stats: sessions=" + sessions.getAsInt() + " fds=" + openFds() + " " + openssl
                 + " handshakes_ok=" + HandshakeCounts.okCount() + " handshakes_failed=" + HandshakeCounts.failedCount()
-                + " threads=" + Thread.activeCount();
+                + " threads=" + java.lang.management.ManagementFactory.getThreadMXBean().getThreadCount();
     }
 
     /** Open descriptors of this process (Linux /proc, FreeBSD fdescfs); -1 when neither is there. */

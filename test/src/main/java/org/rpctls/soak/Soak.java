@@ -704,7 +704,11 @@ public final class Soak {
         void stop() {
             process.destroy(); // SIGTERM: the daemon logs its last stats line
             try {
-                if (!process.waitFor(20, TimeUnit.SECONDS)) process.destroyForcibly();
+                if (process.waitFor(20, TimeUnit.SECONDS)) System.out.println("soak: " + this + " exited with status " + process.exitValue());
+                else {
+                    System.out.println("soak: " + this + " did not exit within 20 s of SIGTERM; killed");
+                    process.destroyForcibly();
+                }
             } catch (InterruptedException e) {
                 process.destroyForcibly();
                 Thread.currentThread().interrupt();
