@@ -627,6 +627,8 @@ public final class Soak {
             List<String> bad = d.alarmingLogLines();
             if (!bad.isEmpty()) failures.add(d + ": " + bad.size() + " alarming log lines, first: " + bad.get(0));
         }
+        b.append("what the daemons logged (all lines but stats, numbers replaced by N, from start to end of the run):\n");
+        for (var d : daemons) d.logSummary().forEach((line, n) -> b.append(String.format("  %-22s %6d  %s%n", d, n, line)));
         b.append(String.format("thresholds: fds +%d, sessions %d at each sample, OpenSSL +%d KiB and +%d allocations, NMT Other +%d KiB,"
                         + " NMT malloc +%d KiB, RSS +%d KiB%n", MAX_FD_GROWTH, MAX_SESSIONS_AT_SAMPLE, MAX_OPENSSL_BYTES_GROWTH / 1024,
                 MAX_OPENSSL_ALLOCS_GROWTH, MAX_NMT_OTHER_GROWTH_KIB, MAX_NMT_MALLOC_GROWTH_KIB, MAX_RSS_GROWTH_KIB));
@@ -762,6 +764,22 @@ public final class Soak {
                 if (m.find()) found.add(m);
             }
             return found;
+        }
+
+        /** The daemon's log lines other than stats, numbers replaced by N, with their counts. */
+        Map<String, Long> logSummary() {
+            try {
+                Map<String, Long> counts = new java.util.TreeMap<>();
+                for (String l : Files.readAllLines(log, StandardCharsets.ISO_8859_1)) {
+                    if (l.contains(" stats: ")) continue;
+                    String key = l.replaceAll("\\d+", "N");
+                    if (key.length() > 150) key = key.substring(0, 150) + "...";
+                    counts.merge(key, 1L, Long::sum);
+                }
+                return counts;
+            } catch (IOException e) {
+                return Map.of("cannot read " + log + ": " + e.getMessage(), 1L);
+            }
         }
 
         /** Log lines no soak operation should cause: Java exceptions, JVM warnings, fatal errors. */
