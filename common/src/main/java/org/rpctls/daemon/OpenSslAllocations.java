@@ -23,6 +23,12 @@ import org.rpctls.ffi.LibCrypto;
  *
  * <p>The stubs must never throw: an exception in an upcall aborts the JVM. Each catches
  * everything and answers as a failed allocation (NULL) would.
+ *
+ * <p>Limit: a thread that used OpenSSL frees its OpenSSL state from a pthread destructor when it
+ * ends, through the free stub. While the JVM runs the FFM runtime attaches such a thread for the
+ * call; once the JVM shuts down it cannot, and HotSpot aborts. The daemons end with System.exit
+ * (their threads are not ended one by one), so this only bites a program whose main thread returns
+ * after turning the accounting on. Another reason to keep it a soak-test mode.
  */
 public final class OpenSslAllocations {
     private OpenSslAllocations() {}
