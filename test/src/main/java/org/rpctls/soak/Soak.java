@@ -65,7 +65,13 @@ public final class Soak {
      */
     static final long MAX_NON_HEAP_RSS_GROWTH_KIB = 32 * 1024;
 
-    static final int HANDSHAKE_TIMEOUT_SECONDS = 3;
+    /**
+     * The daemons' handshake deadline: short enough that silent peers do not hold the serialised
+     * version 1 upcall for long, long enough (with the kernel's 15 s) that a good peer starved of
+     * CPU on a loaded machine still finishes: at 3 s, a 10-minute run at load average 15 on two
+     * cores lost 2 good handshakes in 2,100.
+     */
+    static final int HANDSHAKE_TIMEOUT_SECONDS = 6;
     static final int STATS_INTERVAL_SECONDS = 2;
 
     /** What a worker does to a daemon in one operation. */
@@ -279,14 +285,15 @@ public final class Soak {
                 Tally tally = tallies.get(role).get(scenario);
                 tally.runs.increment();
                 String label = "v" + version + " " + scenario;
+                long t0 = System.nanoTime();
                 try {
                     String verdict = role == Role.SERVER
                             ? serverOperation(kernel, scenario, listener, at, random, tally)
                             : clientOperation(kernel, scenario, listener, at, javaListener, random, tally);
                     if (verdict == null) tally.asExpected.increment();
-                    else tally.unexpected(label + ": " + verdict);
+                    else tally.unexpected(label + ": " + verdict + context(t0));
                 } catch (Exception e) {
-                    tally.unexpected(label + ": " + e.getClass().getSimpleName() + ": " + e.getMessage());
+                    tally.unexpected(label + ": " + e.getClass().getSimpleName() + ": " + e.getMessage() + context(t0));
                 }
                 operations.increment();
                 Thread.sleep(config.pauseMillis());
@@ -294,6 +301,17 @@ public final class Soak {
         } catch (Exception e) {
             tallies.get(Role.SERVER).get(Scenario.GOOD_MTLS).unexpected("worker died: " + e);
         }
+    }
+
+    /** For an unexpected outcome: how long the operation took and the machine's load, to tell starvation from a fault. */
+    private static String context(long t0) {
+        String load;
+        try {
+            load = Files.readString(Path.of("/proc/loadavg")).trim().split(" ")[0];
+        } catch (IOException e) {
+            load = "?";
+        }
+        return String.format(" (after %.1f s; %s; load average %s)", (System.nanoTime() - t0) / 1e9, Instant.now(), load);
     }
 
     // ------------------------------------------------------------------ rpc.tlsservd: the harness is the NFS client
