@@ -68,8 +68,9 @@ public final class Soak {
     /**
      * The daemons' handshake deadline: short enough that silent peers do not hold the serialised
      * version 1 upcall for long, long enough (with the kernel's 15 s) that a good peer starved of
-     * CPU on a loaded machine still finishes: at 3 s, a 10-minute run at load average 15 on two
-     * cores lost 2 good handshakes in 2,100.
+     * CPU on a loaded machine still finishes. At 3 s, a 10-minute run at load average ~15 on two
+     * cores saw 2 of 2,118 good rpc.tlsclntd handshakes fail and one CONNECT pass the kernel's 15 s;
+     * CPU starvation is the likeliest cause (not proven; see docs/hardening-soak.md).
      */
     static final int HANDSHAKE_TIMEOUT_SECONDS = 6;
     static final int STATS_INTERVAL_SECONDS = 2;
