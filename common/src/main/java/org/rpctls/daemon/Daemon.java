@@ -147,6 +147,8 @@ public final class Daemon {
         LOG.info("{} started: {} version {}, {}; {} handshake slots{}; {}", prog, rpcName, version, transport.describe(), slots,
                 options.serialHandshakes() ? ", one handshake at a time" : "",
                 String.join(" ", options.describe()));
+        var stats = new StatsReporter(options.statsInterval(), sessions::size);
+        stats.start();
         ready.run();
         // The main thread waits; SIGHUP reloads run on their own thread.
         while (true) {
@@ -160,6 +162,7 @@ public final class Daemon {
         LOG.info("{} terminating on SIGTERM with {} live sessions", prog, sessions.size());
         handler.terminate();
         transport.close();
+        stats.stop();
         if (emu == null && !netlink) {
             try {
                 FreeBsdKernel.syscall(options.role() == Role.CLIENT ? FreeBsdKernel.RPCTLS_SYSC_CLSHUTDOWN : FreeBsdKernel.RPCTLS_SYSC_SRVSHUTDOWN, null);
@@ -217,6 +220,8 @@ public final class Daemon {
         }
         LOG.info("{} started: Linux handshake upcall ({} requests), {}; {} handshake slots; {}", prog,
                 options.role() == Role.CLIENT ? "CLIENTHELLO" : "SERVERHELLO", where, slots, String.join(" ", options.describe()));
+        var stats = new StatsReporter(options.statsInterval(), () -> -1);
+        stats.start();
         ready.run();
         while (true) {
             try {
@@ -228,6 +233,7 @@ public final class Daemon {
         }
         LOG.info("{} terminating on SIGTERM", prog);
         agent.close();
+        stats.stop();
         if (pidfile != null) pidfile.close();
         return 0;
     }

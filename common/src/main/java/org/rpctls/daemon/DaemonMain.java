@@ -21,6 +21,8 @@ public final class DaemonMain {
             err.println(e.getMessage());
             return e.exitCode();
         }
+        // Before anything that may make OpenSSL allocate (RPCTLS_COUNT_OPENSSL_ALLOCS=1 only).
+        OpenSslAllocations.installIfRequested();
         if (o.help()) {
             out.println(DaemonOptions.usage(role));
             return 0;

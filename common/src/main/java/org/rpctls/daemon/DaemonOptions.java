@@ -37,6 +37,7 @@ public record DaemonOptions(
         int handshakeTimeout,       // --handshake-timeout=SECONDS (default 15, the kernel's upcall timeout)
         Path handoffDir,            // --handoff-dir=DIR (Linux: where the two daemons pass each other requests)
         boolean serialHandshakes,   // --serial-handshakes: one whole handshake at a time (FreeBSD 15's rpc.tlsservd; benchmarks)
+        int statsInterval,          // --stats-interval=SECONDS (0: no periodic stats line)
         boolean help,
         boolean version) {
 
@@ -49,10 +50,12 @@ public record DaemonOptions(
                 ? "usage: rpc.tlsclntd [-2] [-C available_ciphers] [-D certdir] [-d] [-l CAfile] [-m] [-p CApath] [-r CRLfile] [-v]"
                   + "\n       [--pidfile=path] [--upcall=local|netlink|handshake] [--emulated-kernel=dir [--no-ktls-check]]"
                   + "\n       [--handshake-timeout=seconds] [--handoff-dir=dir] [--serial-handshakes] [--probe=host:port]"
+                  + "\n       [--stats-interval=seconds]"
                 : "usage: rpc.tlsservd [-2] [-C available_ciphers] [-D certdir] [-d] [-h] [-l CAfile] [-m] [-N max_threads]"
                   + " [-n domain] [-p CApath] [-r CRLfile] [-u] [-v] [-W] [-w]"
                   + "\n       [--pidfile=path] [--upcall=local|netlink|handshake] [--emulated-kernel=dir [--no-ktls-check]]"
-                  + "\n       [--handshake-timeout=seconds] [--handoff-dir=dir] [--serial-handshakes] [--probe=[addr:]port]";
+                  + "\n       [--handshake-timeout=seconds] [--handoff-dir=dir] [--serial-handshakes] [--probe=[addr:]port]"
+                  + "\n       [--stats-interval=seconds]";
     }
 
     private static final String CLIENT_SHORT = "2C:D:dl:mp:r:v";
@@ -71,7 +74,8 @@ public record DaemonOptions(
                 Map.entry("multiwild", 'W'), Map.entry("singlewild", 'w'));
     }
 
-    private static final List<String> EXTRA_WITH_ARG = List.of("pidfile", "upcall", "emulated-kernel", "probe", "handshake-timeout", "handoff-dir");
+    private static final List<String> EXTRA_WITH_ARG = List.of("pidfile", "upcall", "emulated-kernel", "probe", "handshake-timeout", "handoff-dir",
+            "stats-interval");
 
     /** Parses {@code args}; {@code ncpu} bounds -N as FreeBSD does. */
     public static DaemonOptions parse(Role role, String[] args, int ncpu) throws UsageException {
@@ -174,6 +178,7 @@ public record DaemonOptions(
         Path handoffDir = Path.of("/run/rpctls");
         int debugLevel, maxThreads;
         int handshakeTimeout = 15;
+        int statsInterval;
         int wildcardFlags = HostCheck.NO_WILDCARDS;
 
         Builder(Role role) {
@@ -241,6 +246,16 @@ public record DaemonOptions(
                         throw new UsageException(prog + ": --handshake-timeout must be 1..15 seconds (the kernel waits 15)", 1);
                     }
                 }
+                case "stats-interval" -> {
+                    try {
+                        statsInterval = Integer.parseInt(v);
+                    } catch (NumberFormatException e) {
+                        statsInterval = 0;
+                    }
+                    if (statsInterval < 1 || statsInterval > 86400) {
+                        throw new UsageException(prog + ": --stats-interval must be 1..86400 seconds", 1);
+                    }
+                }
                 default -> throw new IllegalStateException(name);
             }
         }
@@ -266,7 +281,7 @@ public record DaemonOptions(
             }
             return new DaemonOptions(role, tls12, ciphers, certDir, debugLevel, checkHost, caFile, mutual, maxThreads, domain,
                     caDir, crlFile, certUser, verbose, wildcardFlags, pidFile, upcall, emulatedKernel, probe, noKtlsCheck, handshakeTimeout,
-                    handoffDir, serialHandshakes, help, version);
+                    handoffDir, serialHandshakes, statsInterval, help, version);
         }
     }
 

@@ -218,6 +218,27 @@ public final class LibC {
             ? FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_INT)
             : FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
     private static final MethodHandle getaddrinfo$MH = B.bind("getaddrinfo", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+    // --- heap (stdlib.h; malloc_usable_size: glibc <malloc.h>, FreeBSD <malloc_np.h>) ---
+    // Critical (no thread-state transition): they are called from OpenSSL's allocation hooks, many times per handshake.
+    private static final MethodHandle malloc$MH = B.bind("malloc", FunctionDescriptor.of(ADDRESS, JAVA_LONG), Linker.Option.critical(false));
+    private static final MethodHandle realloc$MH = B.bind("realloc", FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG), Linker.Option.critical(false));
+    private static final MethodHandle free$MH = B.bind("free", FunctionDescriptor.ofVoid(ADDRESS), Linker.Option.critical(false));
+    private static final MethodHandle malloc_usable_size$MH = B.bind("malloc_usable_size", FunctionDescriptor.of(JAVA_LONG, ADDRESS),
+            Linker.Option.critical(false));
+
+    public static MemorySegment malloc(long size) {
+        try { return (MemorySegment) malloc$MH.invokeExact(size); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static MemorySegment realloc(MemorySegment ptr, long size) {
+        try { return (MemorySegment) realloc$MH.invokeExact(ptr, size); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static void free(MemorySegment ptr) {
+        try { free$MH.invokeExact(ptr); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static long malloc_usable_size(MemorySegment ptr) {
+        try { return (long) malloc_usable_size$MH.invokeExact(ptr); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+
     private static final MethodHandle freeaddrinfo$MH = B.bind("freeaddrinfo", FunctionDescriptor.ofVoid(ADDRESS));
     private static final MethodHandle gai_strerror$MH = B.bind("gai_strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
     private static final MethodHandle gethostname$MH = e("gethostname", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));

@@ -60,6 +60,28 @@ public final class LibCrypto {
         try { return (long) OpenSSL_version_num$MH.invokeExact(); } catch (Throwable t) { throw Binder.rethrow(t); }
     }
 
+    // --- memory functions and library initialisation (crypto.h) ---
+    /** crypto.h: OPENSSL_init_crypto option: do not register OPENSSL_cleanup with atexit(3). */
+    public static final long OPENSSL_INIT_NO_ATEXIT = 0x00080000L;
+    /** CRYPTO_malloc_fn: void *(*)(size_t num, const char *file, int line). */
+    public static final FunctionDescriptor CRYPTO_malloc_fn = FunctionDescriptor.of(ADDRESS, JAVA_LONG, ADDRESS, JAVA_INT);
+    /** CRYPTO_realloc_fn: void *(*)(void *addr, size_t num, const char *file, int line). */
+    public static final FunctionDescriptor CRYPTO_realloc_fn = FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, JAVA_INT);
+    /** CRYPTO_free_fn: void (*)(void *addr, const char *file, int line). */
+    public static final FunctionDescriptor CRYPTO_free_fn = FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT);
+
+    private static final MethodHandle CRYPTO_set_mem_functions$MH = B.bind("CRYPTO_set_mem_functions",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    private static final MethodHandle OPENSSL_init_crypto$MH = B.bind("OPENSSL_init_crypto", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS));
+
+    /** Returns 0 when OpenSSL has already allocated memory (then the functions can no longer be replaced). */
+    public static int CRYPTO_set_mem_functions(MemorySegment malloc_fn, MemorySegment realloc_fn, MemorySegment free_fn) {
+        try { return (int) CRYPTO_set_mem_functions$MH.invokeExact(malloc_fn, realloc_fn, free_fn); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int OPENSSL_init_crypto(long opts, MemorySegment settings) {
+        try { return (int) OPENSSL_init_crypto$MH.invokeExact(opts, settings); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+
     // --- error queue ---
     private static final MethodHandle ERR_get_error$MH = B.bind("ERR_get_error", FunctionDescriptor.of(JAVA_LONG));
     private static final MethodHandle ERR_peek_error$MH = B.bind("ERR_peek_error", FunctionDescriptor.of(JAVA_LONG));

@@ -113,9 +113,11 @@ public final class UpcallHandler {
             try {
                 session = handshake(fd, request().withCertName(certName));
             } catch (HandshakeException e) {
+                HandshakeCounts.failed();
                 LOG.error("{}_connect: TLS handshake with server {} failed: {}", name, peer, e.getMessage());
                 return new ClientConnect(Rpctls.RPCTLSERR_NOSSL, null);
             }
+            HandshakeCounts.ok();
             Optional<String> refusal = RpctlsFlags.clientRefusal(session, config.verifyConfigured(), config.requireKtls());
             if (refusal.isPresent()) {
                 String why = refusal.get();
@@ -169,9 +171,11 @@ public final class UpcallHandler {
             try {
                 session = handshake(fd, request());
             } catch (HandshakeException e) {
+                HandshakeCounts.failed();
                 LOG.error("{}_connect: TLS handshake with client {} failed: {}", name, peer, e.getMessage());
                 return new ServerConnect(ServerStatus.FAILED, RpctlsFlags.HANDSHFAIL, 0, new int[0], null);
             }
+            HandshakeCounts.ok();
             PeerCheck p = session.peer();
             int flags = RpctlsFlags.server(session, config.mutual(), config.requireKtls());
             if (config.mutual() && p.gotCert() && !p.verified()) {
