@@ -302,6 +302,10 @@ public final class Daemon {
     }
 
     private void installSignals() {
+        // The JVM leaves a signal alone that was ignored when it started (it honours nohup), so a
+        // daemon started by nohup(1) or a supervisor that ignores SIGHUP would never reload.
+        // FreeBSD's daemons install their SIGHUP handler unconditionally: so do we.
+        org.rpctls.ffi.LibC.signal(org.rpctls.ffi.LibC.SIGHUP, org.rpctls.ffi.LibC.SIG_DFL);
         Signal.handle(new Signal("HUP"), s -> requestReload());
         Signal.handle(new Signal("TERM"), s -> stopped.countDown());
         if (options.debugLevel() == 0) {

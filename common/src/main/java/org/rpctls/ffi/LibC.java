@@ -286,6 +286,8 @@ public final class LibC {
     private static final MethodHandle syslog$MH = B.bind("syslog", FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, ADDRESS),
             Linker.Option.firstVariadicArg(2));
     private static final MethodHandle setsid$MH = e("setsid", FunctionDescriptor.of(JAVA_INT));
+    /** sighandler_t signal(int signum, sighandler_t handler) */
+    private static final MethodHandle signal$MH = B.bind("signal", FunctionDescriptor.of(ADDRESS, JAVA_INT, ADDRESS));
     private static final MethodHandle open$MH = B.bind("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT),
             ERRNO, Linker.Option.firstVariadicArg(2));
     private static final MethodHandle dup2$MH = e("dup2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
@@ -352,6 +354,13 @@ public final class LibC {
     }
     public static void syslog(int priority, MemorySegment format, MemorySegment message) {
         try { syslog$MH.invokeExact(priority, format, message); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static final int SIGHUP = 1;
+    /** SIG_DFL is ((sighandler_t) 0) on glibc and FreeBSD. */
+    public static final MemorySegment SIG_DFL = MemorySegment.NULL;
+
+    public static MemorySegment signal(int signum, MemorySegment handler) {
+        try { return (MemorySegment) signal$MH.invokeExact(signum, handler); } catch (Throwable t) { throw Binder.rethrow(t); }
     }
     public static int setsid() {
         MemorySegment s = capture();

@@ -165,6 +165,19 @@ class DaemonOpsTest {
     }
 
     @Test
+    void sighupReloadsEvenWhenTheDaemonWasStartedWithSighupIgnored() throws Exception {
+        Path dir = Files.createTempDirectory(pki.base, "nohup");
+        try (var kernel = new EmulatedKernel(dir, 2);
+             var d = DaemonProcess.startIgnoringSighup(Role.SERVER, "-d", "--emulated-kernel=" + dir, "--upcall=netlink",
+                     "--no-ktls-check", "-D", pki.serverDir.toString())) {
+            d.awaitLine(" started: ");
+            d.signal("HUP");
+            d.awaitLine("reloaded certificate, key");
+            assertTrue(d.isAlive(), "SIGHUP reloads, it does not end the daemon");
+        }
+    }
+
+    @Test
     void pidfileRefusesASecondInstanceAndSigtermCleansUp() throws Exception {
         Path dir = Files.createTempDirectory(pki.base, "pid");
         Path pidfile = dir.resolve("servd.pid");

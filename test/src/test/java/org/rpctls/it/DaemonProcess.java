@@ -48,6 +48,13 @@ public final class DaemonProcess implements AutoCloseable {
         return new DaemonProcess(cmd);
     }
 
+    /** Starts the daemon with SIGHUP ignored, as nohup(1) or some supervisors leave it (the disposition survives exec). */
+    public static DaemonProcess startIgnoringSighup(Role role, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("sh", "-c", "trap '' HUP; exec \"$0\" \"$@\"", launcher(role).toString()));
+        cmd.addAll(List.of(args));
+        return new DaemonProcess(cmd);
+    }
+
     /** Starts the daemon in the foreground against an emulated kernel and waits for its "started" line. */
     public static DaemonProcess startEmulated(Role role, Path dir, String... args) throws IOException, InterruptedException {
         List<String> all = new ArrayList<>(List.of("-d", "--emulated-kernel=" + dir));
