@@ -78,4 +78,49 @@ class PackagingTest {
             assertTrue(!Files.exists(dir.resolve("rpc.tlsservd.pid")));
         }
     }
+    /** Runs the launcher copy under sh -x (RPCTLS_JAVA_HOME = this JVM) and returns its trace and output. */
+    static String traceLauncher(Path launcher) throws Exception {
+        var pb = new ProcessBuilder("sh", "-x", launcher.toString(), "--version").redirectErrorStream(true);
+        pb.environment().put("RPCTLS_JAVA_HOME", System.getProperty("java.home"));
+        pb.environment().remove("RPCTLS_JAVA_OPTS");
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), out);
+        return out;
+    }
+
+    /**
+     * The launcher passes the build's AOT cache only while no jar is newer than it: JDK 25 was seen
+     * running classes from a cache made before the jar was rebuilt. A copy of dist/ with a stand-in
+     * cache (the JVM ignores a cache it cannot use), then one jar touched.
+     */
+    @Test
+    void launcherDropsAnAotCacheOlderThanAJar() throws Exception {
+        Path copy = Files.createTempDirectory("rpctls-dist");
+        try (var walk = Files.walk(DaemonProcess.DIST)) {
+            for (Path from : walk.toList()) {
+                Path to = copy.resolve(DaemonProcess.DIST.relativize(from).toString());
+                if (Files.isDirectory(from)) Files.createDirectories(to);
+                else Files.copy(from, to, java.nio.file.StandardCopyOption.COPY_ATTRIBUTES, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        Path lib = copy.resolve("lib");
+        Path release = Path.of(System.getProperty("java.home"), "release");
+        String stamp = String.join("\n", Files.readAllLines(release).stream()
+                .filter(l -> l.startsWith("IMPLEMENTOR=") || l.startsWith("JAVA_RUNTIME_VERSION=")).toList());
+        Files.writeString(lib.resolve("rpctls.aot.jdk"), stamp + "\n");
+        Files.writeString(lib.resolve("rpctls.aot"), "stand-in\n");
+        var later = java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 60_000);
+        Files.setLastModifiedTime(lib.resolve("rpctls.aot"), later);
+        Path launcher = copy.resolve("bin").resolve("rpc.tlsservd");
+        String fresh = traceLauncher(launcher);
+        assertTrue(fresh.contains("-XX:AOTCache=" + lib.resolve("rpctls.aot")), "a cache newer than every jar is used:\n" + fresh);
+        try (var jars = Files.list(lib)) {
+            Path jar = jars.filter(j -> j.toString().endsWith(".jar")).findFirst().orElseThrow();
+            Files.setLastModifiedTime(jar, java.nio.file.attribute.FileTime.fromMillis(later.toMillis() + 60_000));
+        }
+        String stale = traceLauncher(launcher);
+        assertTrue(!stale.contains("-XX:AOTCache="), "a cache older than a jar is not used:\n" + stale);
+        TestPki.deleteTree(copy);
+    }
 }
