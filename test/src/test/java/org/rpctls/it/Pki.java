@@ -126,9 +126,24 @@ public final class Pki {
     /** Copies NAME.pem / NAMEkey.pem to DIR/cert.pem and DIR/certkey.pem (a daemon's certificate directory). */
     public Path installAs(String name, Path certDir) throws IOException {
         Files.createDirectories(certDir);
-        Files.copy(cert(name), certDir.resolve("cert.pem"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        Files.copy(key(name), certDir.resolve("certkey.pem"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        replace(cert(name), certDir.resolve("cert.pem"));
+        replace(key(name), certDir.resolve("certkey.pem"));
         return certDir;
+    }
+
+    /**
+     * Copies {@code from} over {@code to} by a rename, so that a reader (a daemon reloading, a
+     * test's peer loading the same directory on another thread) sees the old file or the new
+     * one, never a missing or half-written one: Files.copy(REPLACE_EXISTING) deletes first.
+     */
+    private static void replace(Path from, Path to) throws IOException {
+        Path tmp = Files.createTempFile(to.getParent(), to.getFileName() + ".", ".tmp");
+        try {
+            Files.copy(from, tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Files.move(tmp, to, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
     }
 
     static void run(Path dir, String... cmd) throws IOException, InterruptedException {

@@ -76,8 +76,13 @@ public final class TestPki {
     }
 
     /** A directory holding CA's NAME as cert.pem/certkey.pem. */
-    public Path certDir(Pki ca, String name) throws Exception {
-        return ca.installAs(name, base.resolve("dirs").resolve(ca.dir.getFileName() + "-" + name));
+    public synchronized Path certDir(Pki ca, String name) throws Exception {
+        // Installed once: concurrent test peers (HostilePeerTest's cases run at once) ask for the
+        // same directory, and re-copying under a peer that is loading it made that load fail.
+        Path dir = base.resolve("dirs").resolve(ca.dir.getFileName() + "-" + name);
+        Path cert = dir.resolve(TlsSettings.CERT_FILE);
+        if (Files.isRegularFile(cert) && Files.mismatch(cert, ca.cert(name)) == -1) return dir;
+        return ca.installAs(name, dir);
     }
 
     /** Server settings with this PKI's server certificate, TLS 1.3 only. */
