@@ -148,6 +148,7 @@ public final class Daemon {
                 options.serialHandshakes() ? ", one handshake at a time" : "",
                 String.join(" ", options.describe()));
         var stats = new StatsReporter(options.statsInterval(), sessions::size);
+        statsReporter = stats;
         stats.start();
         ready.run();
         // The main thread waits; SIGHUP reloads run on their own thread.
@@ -221,6 +222,7 @@ public final class Daemon {
         LOG.info("{} started: Linux handshake upcall ({} requests), {}; {} handshake slots; {}", prog,
                 options.role() == Role.CLIENT ? "CLIENTHELLO" : "SERVERHELLO", where, slots, String.join(" ", options.describe()));
         var stats = new StatsReporter(options.statsInterval(), () -> -1);
+        statsReporter = stats;
         stats.start();
         ready.run();
         while (true) {
@@ -301,6 +303,9 @@ public final class Daemon {
         });
     }
 
+    /** Set once the daemon serves; SIGUSR1 before that logs nothing. */
+    private volatile StatsReporter statsReporter;
+
     private void installSignals() {
         // The JVM leaves a signal alone that was ignored when it started (it honours nohup), so a
         // daemon started by nohup(1) or a supervisor that ignores SIGHUP would never reload.
@@ -308,6 +313,11 @@ public final class Daemon {
         org.rpctls.ffi.LibC.signal(org.rpctls.ffi.LibC.SIGHUP, org.rpctls.ffi.LibC.SIG_DFL);
         Signal.handle(new Signal("HUP"), s -> requestReload());
         Signal.handle(new Signal("TERM"), s -> stopped.countDown());
+        // SIGUSR1: the stats line now (sessions, descriptors, upcall service times), as dnsmasq and others do
+        Signal.handle(new Signal("USR1"), s -> {
+            StatsReporter r = statsReporter;
+            if (r != null) LOG.info(r.line());
+        });
         if (options.debugLevel() == 0) {
             // FreeBSD ignores SIGINT and SIGQUIT when daemonized
             Signal.handle(new Signal("INT"), s -> { });

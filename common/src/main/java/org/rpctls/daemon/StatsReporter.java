@@ -9,8 +9,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The "stats:" log line (--stats-interval=SECONDS): live sessions, open descriptors, OpenSSL's live
  * heap (with RPCTLS_COUNT_OPENSSL_ALLOCS=1, else "off"), the handshake counts and the live platform
- * threads (carriers of the virtual threads included; virtual threads are not counted); every interval
- * and once at exit. Meant for soak runs and for watching a daemon in production.
+ * threads (carriers of the virtual threads included; virtual threads are not counted), and per kind of
+ * upcall served so far the count and the daemon's service time (p50, p99, max: UpcallLatency); every
+ * interval, on SIGUSR1 and once at exit. Meant for soak runs and for watching a daemon in production.
  */
 final class StatsReporter {
     private static final Logger LOG = LoggerFactory.getLogger("rpctls");
@@ -48,12 +49,14 @@ final class StatsReporter {
     }
 
     String line() {
+        String latency = org.rpctls.upcall.UpcallLatency.summary();
         String openssl = OpenSslAllocations.active()
                 ? "openssl_live_bytes=" + OpenSslAllocations.liveBytes() + " openssl_live_allocs=" + OpenSslAllocations.liveAllocs()
                 : "openssl_live_bytes=off openssl_live_allocs=off";
         return "stats: sessions=" + sessions.getAsInt() + " fds=" + openFds() + " " + openssl
                 + " handshakes_ok=" + HandshakeCounts.okCount() + " handshakes_failed=" + HandshakeCounts.failedCount()
-                + " threads=" + java.lang.management.ManagementFactory.getThreadMXBean().getThreadCount();
+                + " threads=" + java.lang.management.ManagementFactory.getThreadMXBean().getThreadCount()
+                + (latency.isEmpty() ? "" : " " + latency);
     }
 
     /** Open descriptors of this process (Linux /proc, FreeBSD fdescfs); -1 when neither is there. */

@@ -319,6 +319,41 @@ public final class LibC {
         MemorySegment s = capture();
         try { return check((int) pipe$MH.invokeExact(s, fds), s); } catch (Throwable t) { throw Binder.rethrow(t); }
     }
+    // --- epoll (Linux only: bound on first use, so that FreeBSD never looks the symbols up) ---
+    public static final int EPOLL_CLOEXEC = 0x80000;
+    public static final int EPOLL_CTL_ADD = 1;
+    public static final int EPOLL_CTL_DEL = 2;
+    public static final int EPOLL_CTL_MOD = 3;
+    public static final int EPOLLONESHOT = 1 << 30;
+    public static final int EEXIST = 17;
+    /**
+     * struct epoll_event { uint32_t events; epoll_data_t data; }: packed on x86_64 (12 bytes,
+     * data at offset 4), naturally aligned elsewhere (16 bytes, data at 8).
+     */
+    public static final boolean EPOLL_PACKED = "amd64".equals(System.getProperty("os.arch")) || "x86_64".equals(System.getProperty("os.arch"));
+    public static final long EPOLL_EVENT_SIZE = EPOLL_PACKED ? 12 : 16;
+    public static final long EPOLL_EVENT_DATA = EPOLL_PACKED ? 4 : 8;
+
+    private static final class Epoll {
+        static final MethodHandle epoll_create1$MH = e("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+        static final MethodHandle epoll_ctl$MH = e("epoll_ctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+        static final MethodHandle epoll_wait$MH = e("epoll_wait", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    }
+
+    public static int epoll_create1(int flags) {
+        MemorySegment s = capture();
+        try { return check((int) Epoll.epoll_create1$MH.invokeExact(s, flags), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    /** epoll_ctl with {@code event} an epoll_event of {@link #EPOLL_EVENT_SIZE} bytes (NULL for DEL). */
+    public static int epoll_ctl(int epfd, int op, int fd, MemorySegment event) {
+        MemorySegment s = capture();
+        try { return check((int) Epoll.epoll_ctl$MH.invokeExact(s, epfd, op, fd, event), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    public static int epoll_wait(int epfd, MemorySegment events, int maxEvents, int timeoutMillis) {
+        MemorySegment s = capture();
+        try { return check((int) Epoll.epoll_wait$MH.invokeExact(s, epfd, events, maxEvents, timeoutMillis), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+
     public static int poll(MemorySegment fds, long nfds, int timeoutMillis) {
         MemorySegment s = capture();
         try {

@@ -15,6 +15,7 @@ final class Async {
     }
 
     static void run(RpcCall call, Body body) {
+        long t0 = System.nanoTime();
         Thread.ofVirtual().name("upcall-" + Integer.toUnsignedString(call.getXid())).start(() -> {
             try {
                 body.run();
@@ -23,6 +24,8 @@ final class Async {
             } catch (Throwable t) {
                 LOG.error("upcall xid {} procedure {} failed", Integer.toUnsignedString(call.getXid()), call.getProcedure(), t);
                 call.failRpcSystem();
+            } finally {
+                UpcallLatency.record(call.getProcedure(), System.nanoTime() - t0);
             }
         });
     }

@@ -178,6 +178,8 @@ public final class Held {
                             ms(pct(hr, 50)), ms(pct(hr, 99)), ms(pct(hr, 100)));
                     OUT.printf("DISCONNECT x%d from %d sessions down: p50 %s p99 %s max %s%n", dc.length, sessions, ms(pct(dc, 50)),
                             ms(pct(dc, 99)), ms(pct(dc, 100)));
+                    String service = daemon.serviceTimes();
+                    OUT.printf("daemon's own service time (decoded call to reply sent; SIGUSR1 stats line, warm-up included): %s%n", service);
                     Mem after = daemon.measure();
                     OUT.printf("after DISCONNECT of all (GC): %s%n", after);
                     if (daemon.hasLine("ERROR") || daemon.hasLine("Exception")) {
@@ -304,7 +306,7 @@ public final class Held {
                 try (var r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                     for (String l; (l = r.readLine()) != null; ) {
                         // keep the first lines and anything unusual; 10,000 sessions of routine lines are not kept
-                        if (lines.size() < 200 || l.contains("ERROR") || l.contains("Exception")) lines.add(l);
+                        if (lines.size() < 200 || l.contains("ERROR") || l.contains("Exception") || l.contains("stats: ")) lines.add(l);
                     }
                 } catch (IOException e) {
                     // ended
@@ -330,6 +332,37 @@ public final class Held {
             }
             OUT.println("daemon: " + d.lines.stream().filter(l -> l.contains(" started: ")).findFirst().orElseThrow());
             return d;
+        }
+
+        /**
+         * The daemon's own HANDLERECORD and DISCONNECT service times, from the stats line it logs on
+         * SIGUSR1: what the kernel would wait for, without this harness's share of each upcall.
+         */
+        String serviceTimes() throws Exception {
+            int before = (int) lines.stream().filter(l -> l.contains("stats: ")).count();
+            new ProcessBuilder("kill", "-USR1", Long.toString(process.pid())).inheritIO().start().waitFor();
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (System.nanoTime() < end) {
+                var stats = lines.stream().filter(l -> l.contains("stats: ")).toList();
+                if (stats.size() > before) {
+                    String l = stats.get(stats.size() - 1);
+                    return String.format("HANDLERECORD p50 %s p99 %s max %s (n=%s)  DISCONNECT p50 %s p99 %s max %s (n=%s)",
+                            us(l, "handlerecord_p50_us"), us(l, "handlerecord_p99_us"), us(l, "handlerecord_max_us"), field(l, "handlerecord_n"),
+                            us(l, "disconnect_p50_us"), us(l, "disconnect_p99_us"), us(l, "disconnect_max_us"), field(l, "disconnect_n"));
+                }
+                Thread.sleep(20);
+            }
+            return "no stats line after SIGUSR1";
+        }
+
+        private static String field(String line, String key) {
+            var m = java.util.regex.Pattern.compile("\\b" + key + "=(\\d+)").matcher(line);
+            return m.find() ? m.group(1) : "?";
+        }
+
+        private static String us(String line, String key) {
+            String v = field(line, key);
+            return v.equals("?") ? v : String.format("%.3f ms", Long.parseLong(v) / 1000.0);
         }
 
         boolean hasLine(String s) {

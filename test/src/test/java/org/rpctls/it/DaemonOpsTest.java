@@ -67,6 +67,39 @@ class DaemonOpsTest {
         }
     }
 
+    /** SIGUSR1 logs the stats line, with the count and service-time percentiles of each kind of upcall served. */
+    @ParameterizedTest(name = "version {0}")
+    @ValueSource(ints = {1, 2})
+    void sigusr1LogsStatsWithUpcallServiceTimes(int version) throws Exception {
+        try (var s = Flows.start(version, Role.SERVER, "--no-ktls-check", "-D", pki.serverDir.toString())) {
+            s.daemon().signal("USR1");
+            String first = s.daemon().awaitLine(l -> l.contains("stats: "), Duration.ofSeconds(10));
+            assertTrue(first != null && first.contains("sessions=0") && !first.contains("connect_n="), "before any upcall: " + first);
+            int[] f = new int[1];
+            EmulatedKernel.SessionRef[] r = new EmulatedKernel.SessionRef[1];
+            for (int i = 0; i < 3; i++) {
+                TlsSession peer = serverConnect(s, null, f, r);
+                assertEquals(RpctlsFlags.HANDSHAKE, f[0]);
+                peer.close(); // its close_notify is the record HANDLERECORD finds
+                assertEquals(Rpctls.RPCTLSERR_OK, s.kernel().handleRecord(Role.SERVER, r[0]));
+                assertEquals(Rpctls.RPCTLSERR_OK, s.kernel().disconnect(Role.SERVER, r[0]));
+            }
+            s.daemon().signal("USR1");
+            String line = s.daemon().awaitLine(l -> l.contains("stats: ") && l.contains("connect_n="), Duration.ofSeconds(10));
+            assertTrue(line != null, "no second stats line:\n" + s.daemon().log());
+            for (String k : new String[] {"connect", "handlerecord", "disconnect"}) {
+                var m = java.util.regex.Pattern.compile("\\b" + k + "_n=(\\d+) " + k + "_p50_us=(\\d+) " + k + "_p99_us=(\\d+) " + k
+                        + "_max_us=(\\d+)").matcher(line);
+                assertTrue(m.find(), k + " fields missing: " + line);
+                assertEquals(3, Integer.parseInt(m.group(1)), k + "_n: " + line);
+                long p50 = Long.parseLong(m.group(2));
+                long max = Long.parseLong(m.group(4));
+                assertTrue(p50 > 0 && p50 <= Long.parseLong(m.group(3)) && Long.parseLong(m.group(3)) <= max, line);
+            }
+            assertTrue(s.daemon().isAlive(), "SIGUSR1 does not end the daemon");
+        }
+    }
+
     @ParameterizedTest(name = "version {0}")
     @ValueSource(ints = {1, 2})
     void sighupRevokesExactlyTheRevokedServerSessions(int version) throws Exception {
