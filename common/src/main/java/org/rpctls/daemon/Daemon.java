@@ -20,7 +20,7 @@ import org.rpctls.tls.Handshaker;
 import org.rpctls.tls.Role;
 import org.rpctls.tls.TlsConfigException;
 import org.rpctls.tls.TlsContext;
-import org.rpctls.upcall.BrokerSocketSource;
+import org.rpctls.upcall.EmulatedSocketSource;
 import org.rpctls.upcall.FreeBsdKernel;
 import org.rpctls.upcall.LocalUpcallTransport;
 import org.rpctls.upcall.NetlinkUpcallTransport;
@@ -109,8 +109,14 @@ public final class Daemon {
         boolean netlink = generation.equals("netlink");
         int version = netlink ? Rpctls.VERSION_2 : Rpctls.VERSION_1;
         Path emu = options.emulatedKernel();
-        SocketSource sockets = emu != null ? new BrokerSocketSource(emu.resolve("broker.sock"))
-                : FreeBsdKernel.socketSource(options.role() == Role.SERVER, netlink);
+        SocketSource sockets;
+        if (emu != null) {
+            var emulated = new EmulatedSocketSource(emu);
+            if (options.debugLevel() > 0 || options.verbose()) LOG.info("emulated kernel: {}", emulated.describe());
+            sockets = emulated;
+        } else {
+            sockets = FreeBsdKernel.socketSource(options.role() == Role.SERVER, netlink);
+        }
         Instant start = Instant.now();
         SessionTable sessions = new SessionTable(start.getEpochSecond(), start.getNano() / 1000);
         int slots = options.maxThreads() > 0 ? options.maxThreads() : Runtime.getRuntime().availableProcessors();

@@ -48,6 +48,8 @@ public final class LibC {
     public static final int F_GETFL = 3;
     public static final int F_SETFL = 4;
     public static final int FD_CLOEXEC = 1;
+    /** fcntl(fd, F_DUPFD_CLOEXEC, lowest): dup(2) with the close-on-exec flag set. */
+    public static final int F_DUPFD_CLOEXEC = FREEBSD ? 17 : 1030;
     public static final int O_NONBLOCK = FREEBSD ? 0x4 : 0x800;
     public static final short POLLIN = 0x1;
     public static final short POLLOUT = 0x4;
@@ -63,6 +65,8 @@ public final class LibC {
     public static final int EPERM = 1;
     public static final int ENOENT = 2;
     public static final int EMFILE = 24; // the same on Linux and FreeBSD
+    public static final int ESRCH = 3;
+    public static final int ENOSYS = FREEBSD ? 78 : 38;
     public static final int EMSGSIZE = FREEBSD ? 40 : 90;
     public static final int MSG_PEEK = 0x2;
     public static final int MSG_TRUNC = FREEBSD ? 0x10 : 0x20;
@@ -302,6 +306,14 @@ public final class LibC {
             ERRNO, Linker.Option.firstVariadicArg(1));
     private static final MethodHandle syscall$int$ptr$MH = B.bind("syscall", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT, ADDRESS),
             ERRNO, Linker.Option.firstVariadicArg(1));
+    /** syscall(number, int, int): Linux pidfd_open(pid, flags); syscall(number, int, long): prctl(option, arg2). */
+    private static final MethodHandle syscall$int$int$MH = B.bind("syscall", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT),
+            ERRNO, Linker.Option.firstVariadicArg(1));
+    private static final MethodHandle syscall$int$long$MH = B.bind("syscall", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG),
+            ERRNO, Linker.Option.firstVariadicArg(1));
+    /** syscall(number, int, int, int): Linux pidfd_getfd(pidfd, targetfd, flags). */
+    private static final MethodHandle syscall$int$int$int$MH = B.bind("syscall", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT),
+            ERRNO, Linker.Option.firstVariadicArg(1));
 
     public static int close(int fd) {
         MemorySegment s = capture();
@@ -435,6 +447,44 @@ public final class LibC {
         MemorySegment s = capture();
         try { return check((int) syscall$int$ptr$MH.invokeExact(s, number, op, path), s); } catch (Throwable t) { throw Binder.rethrow(t); }
     }
+
+    // --- Linux pidfd (the emulated kernel's socket hand-over; see org.rpctls.upcall.EmulatedSocketSource) ---
+    /** pidfd_open(2) and pidfd_getfd(2) (Linux 5.3 and 5.6): the same numbers on every architecture but alpha. */
+    public static final long SYS_pidfd_open = 434;
+    public static final long SYS_pidfd_getfd = 438;
+    /** prctl(2): x86_64 157, aarch64 167; -1 elsewhere (not bound). */
+    private static final long SYS_prctl = switch (System.getProperty("os.arch", "")) {
+        case "amd64", "x86_64" -> 157;
+        case "aarch64" -> 167;
+        default -> -1;
+    };
+    /** Yama's prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY): any process of this user may ptrace (and pidfd_getfd from) this one. */
+    public static final int PR_SET_PTRACER = 0x59616d61;
+    public static final long PR_SET_PTRACER_ANY = -1L;
+
+    /** A pidfd for process {@code pid} (close-on-exec). Linux only: FreeBSD's syscall 434 is something else. */
+    public static int pidfd_open(int pid, int flags) {
+        if (FREEBSD) throw new UnsupportedOperationException("pidfd_open is Linux-only");
+        MemorySegment s = capture();
+        try { return (int) check((long) syscall$int$int$MH.invokeExact(s, SYS_pidfd_open, pid, flags), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    /**
+     * A duplicate, in this process, of descriptor {@code targetfd} of the process behind
+     * {@code pidfd} (ptrace access mode ATTACH_REALCREDS is required); the new descriptor has
+     * FD_CLOEXEC set by the kernel. Linux only.
+     */
+    public static int pidfd_getfd(int pidfd, int targetfd, int flags) {
+        if (FREEBSD) throw new UnsupportedOperationException("pidfd_getfd is Linux-only");
+        MemorySegment s = capture();
+        try { return (int) check((long) syscall$int$int$int$MH.invokeExact(s, SYS_pidfd_getfd, pidfd, targetfd, flags), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    /** Linux prctl(option, arg2), on x86_64 and aarch64 (elsewhere UnsupportedOperationException). */
+    public static int prctl(int option, long arg2) {
+        if (FREEBSD || SYS_prctl < 0) throw new UnsupportedOperationException("prctl is not bound on " + System.getProperty("os.arch"));
+        MemorySegment s = capture();
+        try { return (int) check((long) syscall$int$long$MH.invokeExact(s, SYS_prctl, option, arg2), s); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+
     public static int getpid() {
         try { return (int) getpid$MH.invokeExact(); } catch (Throwable t) { throw Binder.rethrow(t); }
     }

@@ -5,7 +5,8 @@ import org.rpctls.sys.SocketFd;
 
 /**
  * Where a CONNECT upcall's TCP socket comes from: FreeBSD's rpctls_syscall, or the emulated
- * kernel's broker. The descriptor returned belongs to the daemon, which must close it.
+ * kernel's claim table or broker ({@link EmulatedSocketSource}). The descriptor returned belongs
+ * to the daemon, which must close it.
  */
 public interface SocketSource {
     /**

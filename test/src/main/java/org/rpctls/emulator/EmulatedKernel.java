@@ -34,7 +34,9 @@ import org.rpctls.tls.Role;
  * <li>version 2 (15): DIR/rpcnl.sock carries netlink messages; each upcall has a socket cookie;
  * <li>every call is AUTH_NONE, tried once, with the kernel's 15 s timeout; after a failed call
  *     the socket is closed if the daemon never took it and shut down for reading if it did
- *     (rpctls_rpc_failed).
+ *     (rpctls_rpc_failed);
+ * <li>rpctls_syscall: the daemon takes the socket from the claim table DIR/broker.tab with one
+ *     pidfd_getfd(2), or through the broker DIR/broker.sock ({@link Handover}).
  * </ul>
  * The TCP sockets stay owned by the caller, as the kernel keeps its own reference.
  */
@@ -46,6 +48,7 @@ public final class EmulatedKernel implements AutoCloseable {
     private final long timeoutMillis;
     private final ReplyQueue replyQueue = new ReplyQueue();
     private final SocketBroker broker;
+    private final Handover handover;
     private final NetlinkBus bus;
     private final LocalKernelSide localClient;
     private final LocalKernelSide localServer;
@@ -64,15 +67,45 @@ public final class EmulatedKernel implements AutoCloseable {
     /** A server CONNECT: {@code replied} is false when the daemon sent no reply before the timeout. */
     public record ServerResult(boolean replied, int flags, int uid, int[] gids, SessionRef ref) {}
 
+    /**
+     * How a daemon takes an upcall's socket (rpctls_syscall). FreeBSD does it in one system call;
+     * {@link #TABLE} does too (a CAS in the shared DIR/broker.tab and one pidfd_getfd(2)), so that
+     * benchmarks measure the daemon, not the emulator. {@link #BROKER} publishes no table: every
+     * claim goes through the Unix-socket broker DIR/broker.sock (connect, sendmsg, recvmsg, a
+     * thread in the emulator), the path of daemons that cannot use pidfd_getfd, kept tested so.
+     */
+    public enum Handover {
+        TABLE, BROKER;
+
+        /**
+         * The default: RPCTLS_EMULATOR_HANDOVER or -Drpctls.emulator.handover ("table" or
+         * "broker"), else TABLE.
+         */
+        public static Handover fromEnvironment() {
+            String v = System.getProperty("rpctls.emulator.handover", System.getenv("RPCTLS_EMULATOR_HANDOVER"));
+            if (v == null || v.isEmpty()) return TABLE;
+            return switch (v) {
+                case "table" -> TABLE;
+                case "broker" -> BROKER;
+                default -> throw new IllegalArgumentException("RPCTLS_EMULATOR_HANDOVER / rpctls.emulator.handover: table or broker, not " + v);
+            };
+        }
+    }
+
     public EmulatedKernel(Path dir, int version) throws IOException {
         this(dir, version, UPCALL_TIMEOUT_MILLIS);
     }
 
     public EmulatedKernel(Path dir, int version, long timeoutMillis) throws IOException {
+        this(dir, version, timeoutMillis, Handover.fromEnvironment());
+    }
+
+    public EmulatedKernel(Path dir, int version, long timeoutMillis, Handover handover) throws IOException {
         this.dir = Files.createDirectories(dir);
         this.version = version;
         this.timeoutMillis = timeoutMillis;
-        this.broker = new SocketBroker(dir.resolve("broker.sock"));
+        this.handover = handover;
+        this.broker = new SocketBroker(dir, handover == Handover.TABLE);
         if (version == Rpctls.VERSION_2) {
             bus = new NetlinkBus(dir.resolve("rpcnl.sock"), replyQueue);
             localClient = null;
@@ -92,7 +125,11 @@ public final class EmulatedKernel implements AutoCloseable {
         return version;
     }
 
-    /** How many sockets daemons have claimed from the broker so far. */
+    public Handover handover() {
+        return handover;
+    }
+
+    /** How many sockets daemons have claimed so far (from the table or through the broker). */
     public int claims() {
         return broker.claims();
     }
@@ -181,6 +218,8 @@ public final class EmulatedKernel implements AutoCloseable {
         } catch (TimeoutException e) {
             failed(cookie, tcp);
             return new ClientResult(-1, null);
+        } finally {
+            broker.withdraw(cookie); // after an IOException too: the offer holds a descriptor
         }
     }
 
@@ -215,6 +254,8 @@ public final class EmulatedKernel implements AutoCloseable {
         } catch (TimeoutException e) {
             failed(cookie, tcp);
             return new ServerResult(false, 0, 0, new int[0], null);
+        } finally {
+            broker.withdraw(cookie); // after an IOException too: the offer holds a descriptor
         }
     }
 

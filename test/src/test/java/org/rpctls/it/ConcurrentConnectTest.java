@@ -11,7 +11,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.rpctls.emulator.EmulatedKernel;
 import org.rpctls.sys.SocketFd;
 import org.rpctls.tls.Handshaker;
@@ -35,11 +35,16 @@ class ConcurrentConnectTest {
         pki = TestPki.get();
     }
 
-    @ParameterizedTest(name = "version {0}")
-    @ValueSource(ints = {1, 2})
-    void aBurstOfConnectsRightAfterStartAllComplete(int version) throws Exception {
+    /**
+     * Both socket hand-overs: the claim table (one pidfd_getfd per socket, as FreeBSD's one
+     * rpctls_syscall) and the Unix-socket broker, where the regression above was found and which
+     * daemons fall back to.
+     */
+    @ParameterizedTest(name = "version {0}, {1}")
+    @CsvSource({"1, TABLE", "2, TABLE", "1, BROKER", "2, BROKER"})
+    void aBurstOfConnectsRightAfterStartAllComplete(int version, EmulatedKernel.Handover handover) throws Exception {
         int n = 24;
-        try (var s = Flows.start(version, Role.SERVER, "--no-ktls-check", "-D", pki.serverDir.toString());
+        try (var s = Flows.start(version, Role.SERVER, handover, "--no-ktls-check", "-D", pki.serverDir.toString());
              var ctx = TlsContext.create(TlsSettings.defaults(Role.CLIENT).withCertDir(pki.clientDir).withOwnCert(false));
              var exec = Executors.newVirtualThreadPerTaskExecutor()) {
             List<SocketFd[]> pairs = new ArrayList<>();
@@ -58,6 +63,9 @@ class ConcurrentConnectTest {
                 done++;
             }
             assertEquals(n, done);
+            assertEquals(n, s.kernel().claims(), "each socket claimed once");
+            boolean table = handover == EmulatedKernel.Handover.TABLE && Flows.pidfdHandoverPossible();
+            assertTrue(s.daemon().hasLine(table ? Flows.TABLE_LINE : Flows.BROKER_LINE), "the hand-over used:\n" + s.daemon().log());
             for (var p : peers) Flows.get(p).close();
             for (SocketFd[] pair : pairs) {
                 pair[0].close();

@@ -30,8 +30,12 @@ final class Flows {
     }
 
     static Setup start(int version, Role role, String... args) throws Exception {
+        return start(version, role, EmulatedKernel.Handover.fromEnvironment(), args);
+    }
+
+    static Setup start(int version, Role role, EmulatedKernel.Handover handover, String... args) throws Exception {
         Path dir = Files.createTempDirectory(TestPki.get().base, "emu");
-        var kernel = new EmulatedKernel(dir, version);
+        var kernel = new EmulatedKernel(dir, version, EmulatedKernel.UPCALL_TIMEOUT_MILLIS, handover);
         List<String> all = new ArrayList<>(List.of("--upcall=" + (version == 1 ? "local" : "netlink")));
         all.addAll(List.of(args));
         DaemonProcess daemon;
@@ -43,6 +47,28 @@ final class Flows {
         }
         kernel.awaitDaemon(role, 1, Duration.ofSeconds(10));
         return new Setup(kernel, daemon, new Loopback(), dir);
+    }
+
+    /** The daemon's start-up line for each socket hand-over (-d logs it). */
+    static final String TABLE_LINE = "emulated kernel: socket hand-over by pidfd_getfd(2) from the claim table";
+    static final String BROKER_LINE = "emulated kernel: socket hand-over through the broker";
+
+    /**
+     * Whether a daemon here can copy descriptors out of the test JVM with pidfd_getfd(2): Linux
+     * 5.6 or later, and ptrace access to a parent (root, no Yama, or Yama's scope 0 or 1, which
+     * the emulator's PR_SET_PTRACER_ANY covers). Elsewhere the daemon falls back to the broker.
+     */
+    static boolean pidfdHandoverPossible() {
+        String[] v = System.getProperty("os.version", "0.0").split("[.-]");
+        int major = Integer.parseInt(v[0]);
+        int minor = v.length > 1 ? Integer.parseInt(v[1]) : 0;
+        if (!System.getProperty("os.name", "").equals("Linux") || major < 5 || major == 5 && minor < 6) return false;
+        if (System.getProperty("user.name", "").equals("root")) return true;
+        try {
+            return Integer.parseInt(Files.readString(Path.of("/proc/sys/kernel/yama/ptrace_scope")).trim()) <= 1;
+        } catch (java.io.IOException | NumberFormatException e) {
+            return true; // no Yama
+        }
     }
 
     /** A connected TCP pair over loopback: [0] the connecting end, [1] the accepted end. */
