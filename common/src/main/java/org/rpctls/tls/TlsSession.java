@@ -151,55 +151,80 @@ public final class TlsSession implements AutoCloseable {
             try {
                 FdPoller.shared().await(fd, LibC.POLLIN, deadline);
             } catch (TimeoutException e) {
-                return RecordResult.NOTHING;
+                // the first part of a record may be buffered from a handleRecordNow that found no more
+                return LibSsl.SSL_has_pending(ssl) == 1 ? RecordResult.INCOMPLETE : RecordResult.NOTHING;
             }
             if (manualKtlsRx) return handleKernelRecord();
-            // The socket is blocking again after the handshake (the kernel expects that). A peer
-            // that sends only part of a record would leave a blocking SSL_read in read(2) for ever:
-            // HANDLERECORD never answers, DISCONNECT then waits on this lock for ever, and the
-            // blocked native call holds a carrier thread of the daemon's virtual-thread scheduler.
-            // So read non-blocking, and wait for the rest of a partial record only until the
-            // deadline (HostilePeerTest, "truncated record").
-            int flags = LibC.fcntl(fd, LibC.F_GETFL);
-            if (flags >= 0) LibC.fcntl(fd, LibC.F_SETFL, flags | LibC.O_NONBLOCK);
-            try {
-                while (true) {
-                    LibCrypto.ERR_clear_error();
-                    int r;
-                    try (Arena arena = Arena.ofConfined()) {
-                        r = LibSsl.SSL_read(ssl, arena.allocate(1), 0);
-                    }
-                    int err = r > 0 ? LibSsl.SSL_ERROR_NONE : LibSsl.SSL_get_error(ssl, r);
-                    LibCrypto.ERR_clear_error();
-                    int state = LibSsl.SSL_get_shutdown(ssl);
-                    if ((state & LibSsl.SSL_RECEIVED_SHUTDOWN) != 0) {
-                        if ((state & LibSsl.SSL_SENT_SHUTDOWN) == 0) {
-                            LibSsl.SSL_shutdown(ssl);
-                            LibCrypto.ERR_clear_error();
-                        }
-                        return RecordResult.CLOSE_NOTIFY;
-                    }
-                    if (r > 0) return RecordResult.APPLICATION_DATA;
-                    if (err == LibSsl.SSL_ERROR_WANT_READ && LibSsl.SSL_has_pending(ssl) == 1) {
-                        // part of a record is buffered: wait for the rest, within the deadline
-                        try {
-                            FdPoller.shared().await(fd, LibC.POLLIN, deadline);
-                        } catch (TimeoutException e) {
-                            return RecordResult.INCOMPLETE;
-                        }
-                        continue;
-                    }
-                    return switch (err) {
-                        case LibSsl.SSL_ERROR_WANT_READ, LibSsl.SSL_ERROR_WANT_WRITE, LibSsl.SSL_ERROR_NONE -> RecordResult.CONTROL;
-                        case LibSsl.SSL_ERROR_ZERO_RETURN -> RecordResult.CLOSE_NOTIFY;
-                        default -> RecordResult.ERROR;
-                    };
-                }
-            } finally {
-                if (flags >= 0) LibC.fcntl(fd, LibC.F_SETFL, flags);
-            }
+            return readRecord(deadline);
         } finally {
             lock.unlock();
+        }
+    }
+
+    /**
+     * HANDLERECORD if it can be done without waiting, else null: the session is busy (another
+     * upcall holds it), no whole record is queued yet, or the kernel decrypts (kTLS receive).
+     * A null leaves the session as it was, but for the first part of a record that OpenSSL may
+     * have buffered, which {@link #handleRecord} then completes. For the thread that reads the
+     * kernel's upcalls: answering there saves waking another thread for the common case.
+     */
+    public RecordResult handleRecordNow() throws InterruptedException {
+        if (!lock.tryLock()) return null;
+        try {
+            if (closed) return RecordResult.ERROR;
+            if (manualKtlsRx || FdPoller.readyNow(fd, LibC.POLLIN) == 0) return null;
+            return readRecord(-1);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** SSL_read(0) on the non-blocking socket; deadline -1: return null instead of waiting for the rest of a record. */
+    private RecordResult readRecord(long deadline) throws InterruptedException {
+        // The socket is blocking again after the handshake (the kernel expects that). A peer
+        // that sends only part of a record would leave a blocking SSL_read in read(2) for ever:
+        // HANDLERECORD never answers, DISCONNECT then waits on this lock for ever, and the
+        // blocked native call holds a carrier thread of the daemon's virtual-thread scheduler.
+        // So read non-blocking, and wait for the rest of a partial record only until the
+        // deadline (HostilePeerTest, "truncated record").
+        int flags = LibC.fcntl(fd, LibC.F_GETFL);
+        if (flags >= 0) LibC.fcntl(fd, LibC.F_SETFL, flags | LibC.O_NONBLOCK);
+        try {
+            while (true) {
+                LibCrypto.ERR_clear_error();
+                int r;
+                try (Arena arena = Arena.ofConfined()) {
+                    r = LibSsl.SSL_read(ssl, arena.allocate(1), 0);
+                }
+                int err = r > 0 ? LibSsl.SSL_ERROR_NONE : LibSsl.SSL_get_error(ssl, r);
+                LibCrypto.ERR_clear_error();
+                int state = LibSsl.SSL_get_shutdown(ssl);
+                if ((state & LibSsl.SSL_RECEIVED_SHUTDOWN) != 0) {
+                    if ((state & LibSsl.SSL_SENT_SHUTDOWN) == 0) {
+                        LibSsl.SSL_shutdown(ssl);
+                        LibCrypto.ERR_clear_error();
+                    }
+                    return RecordResult.CLOSE_NOTIFY;
+                }
+                if (r > 0) return RecordResult.APPLICATION_DATA;
+                if (err == LibSsl.SSL_ERROR_WANT_READ && LibSsl.SSL_has_pending(ssl) == 1) {
+                    // part of a record is buffered: wait for the rest, within the deadline
+                    if (deadline == -1) return null;
+                    try {
+                        FdPoller.shared().await(fd, LibC.POLLIN, deadline);
+                    } catch (TimeoutException e) {
+                        return RecordResult.INCOMPLETE;
+                    }
+                    continue;
+                }
+                return switch (err) {
+                    case LibSsl.SSL_ERROR_WANT_READ, LibSsl.SSL_ERROR_WANT_WRITE, LibSsl.SSL_ERROR_NONE -> RecordResult.CONTROL;
+                    case LibSsl.SSL_ERROR_ZERO_RETURN -> RecordResult.CLOSE_NOTIFY;
+                    default -> RecordResult.ERROR;
+                };
+            }
+        } finally {
+            if (flags >= 0) LibC.fcntl(fd, LibC.F_SETFL, flags);
         }
     }
 

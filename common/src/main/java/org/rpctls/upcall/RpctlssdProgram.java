@@ -74,10 +74,9 @@ public final class RpctlssdProgram implements RpcDispatchable {
                     call.retrieveCall(a);
                     key = new SessionKey.Cookie(a.value().socookie());
                 }
-                Async.run(call, () -> {
-                    int reterr = handler.handleRecord(key);
-                    call.reply(v1 ? new RpctlssdV1.HandlerecordRes(reterr) : new RpctlssdV2.HandlerecordRes(reterr));
-                });
+                java.util.function.IntConsumer reply = reterr ->
+                        call.reply(v1 ? new RpctlssdV1.HandlerecordRes(reterr) : new RpctlssdV2.HandlerecordRes(reterr));
+                Async.runNowOrAsync(call, () -> handler.handleRecordNow(key), reply, () -> reply.accept(handler.handleRecord(key)));
             }
             case Rpctls.DISCONNECT -> {
                 SessionKey key;

@@ -238,7 +238,21 @@ public final class UpcallHandler {
             if (config.verbose()) LOG.info("{}_handlerecord: no session for {}", name, key);
             return Rpctls.RPCTLSERR_NOSSL;
         }
-        TlsSession.RecordResult r = e.session().handleRecord(HANDLERECORD_WAIT);
+        return answered(e, key, e.session().handleRecord(HANDLERECORD_WAIT));
+    }
+
+    /**
+     * HANDLERECORD answered at once where no wait is needed (see TlsSession.handleRecordNow),
+     * else null: then {@link #handleRecord} on a thread of its own.
+     */
+    public Integer handleRecordNow(SessionKey key) throws InterruptedException {
+        SessionTable.Entry e = sessions.get(key);
+        if (e == null) return handleRecord(key); // answered at once too
+        TlsSession.RecordResult r = e.session().handleRecordNow();
+        return r == null ? null : answered(e, key, r);
+    }
+
+    private int answered(SessionTable.Entry e, SessionKey key, TlsSession.RecordResult r) {
         switch (r) {
             case APPLICATION_DATA -> LOG.error("{}_handlerecord: SSL_read returned application data ({} {})", name, e.peer(), key);
             case CLOSE_NOTIFY -> {

@@ -346,6 +346,7 @@ public final class Held {
                 var stats = lines.stream().filter(l -> l.contains("stats: ")).toList();
                 if (stats.size() > before) {
                     String l = stats.get(stats.size() - 1);
+                    OUT.println("daemon: " + l);
                     return String.format("HANDLERECORD p50 %s p99 %s max %s (n=%s)  DISCONNECT p50 %s p99 %s max %s (n=%s)",
                             us(l, "handlerecord_p50_us"), us(l, "handlerecord_p99_us"), us(l, "handlerecord_max_us"), field(l, "handlerecord_n"),
                             us(l, "disconnect_p50_us"), us(l, "disconnect_p99_us"), us(l, "disconnect_max_us"), field(l, "disconnect_n"));
