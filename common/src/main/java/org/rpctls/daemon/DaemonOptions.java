@@ -166,6 +166,18 @@ public record DaemonOptions(
         return o.validate(prog);
     }
 
+    /** {@code v} as a decimal integer in lo..hi, else a usage error (exit 1) saying {@code message}. */
+    private static int intIn(String v, int lo, int hi, String message) throws UsageException {
+        int n;
+        try {
+            n = Integer.parseInt(v);
+        } catch (NumberFormatException e) {
+            throw new UsageException(message, 1);
+        }
+        if (n < lo || n > hi) throw new UsageException(message, 1);
+        return n;
+    }
+
     private static UsageException usage(Role role, String message) {
         return new UsageException(message + "\n" + usage(role), 1);
     }
@@ -195,18 +207,7 @@ public record DaemonOptions(
                 case 'h' -> checkHost = true;
                 case 'l' -> caFile = Path.of(v);
                 case 'm' -> mutual = true;
-                case 'N' -> {
-                    int n;
-                    try {
-                        n = Integer.parseInt(v);
-                    } catch (NumberFormatException e) {
-                        n = 0;
-                    }
-                    if (n < 1 || n > ncpu) {
-                        throw new UsageException(prog + ": maximum threads must be between 1 and number of CPUs (" + ncpu + ")", 1);
-                    }
-                    maxThreads = n;
-                }
+                case 'N' -> maxThreads = intIn(v, 1, ncpu, prog + ": maximum threads must be between 1 and number of CPUs (" + ncpu + ")");
                 case 'n' -> domain = v;
                 case 'p' -> caDir = Path.of(v);
                 case 'r' -> crlFile = Path.of(v);
@@ -236,26 +237,8 @@ public record DaemonOptions(
                 case "emulated-kernel" -> emulatedKernel = Path.of(v);
                 case "handoff-dir" -> handoffDir = Path.of(v);
                 case "probe" -> probe = v;
-                case "handshake-timeout" -> {
-                    try {
-                        handshakeTimeout = Integer.parseInt(v);
-                    } catch (NumberFormatException e) {
-                        handshakeTimeout = 0;
-                    }
-                    if (handshakeTimeout < 1 || handshakeTimeout > 15) {
-                        throw new UsageException(prog + ": --handshake-timeout must be 1..15 seconds (the kernel waits 15)", 1);
-                    }
-                }
-                case "stats-interval" -> {
-                    try {
-                        statsInterval = Integer.parseInt(v);
-                    } catch (NumberFormatException e) {
-                        statsInterval = 0;
-                    }
-                    if (statsInterval < 1 || statsInterval > 86400) {
-                        throw new UsageException(prog + ": --stats-interval must be 1..86400 seconds", 1);
-                    }
-                }
+                case "handshake-timeout" -> handshakeTimeout = intIn(v, 1, 15, prog + ": --handshake-timeout must be 1..15 seconds (the kernel waits 15)");
+                case "stats-interval" -> statsInterval = intIn(v, 1, 86400, prog + ": --stats-interval must be 1..86400 seconds");
                 default -> throw new IllegalStateException(name);
             }
         }

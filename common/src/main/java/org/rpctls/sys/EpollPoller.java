@@ -1,6 +1,5 @@
 package org.rpctls.sys;
 
-import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
@@ -53,18 +52,16 @@ public final class EpollPoller implements FdPoller {
         this.name = name;
         epfd = LibC.epoll_create1(LibC.EPOLL_CLOEXEC);
         if (epfd < 0) throw new IllegalStateException(SystemCallException.lastError("epoll_create1").getMessage());
+        int[] wake;
+        try {
+            wake = PollerThreads.wakePipe();
+        } catch (IllegalStateException e) {
+            LibC.close(epfd);
+            throw e;
+        }
+        wakeRead = wake[0];
+        wakeWrite = wake[1];
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment fds = arena.allocate(JAVA_INT, 2);
-            if (LibC.pipe(fds) != 0) {
-                LibC.close(epfd);
-                throw new IllegalStateException(SystemCallException.lastError("pipe").getMessage());
-            }
-            wakeRead = fds.getAtIndex(JAVA_INT, 0);
-            wakeWrite = fds.getAtIndex(JAVA_INT, 1);
-            for (int fd : new int[] {wakeRead, wakeWrite}) {
-                LibC.fcntl(fd, LibC.F_SETFL, LibC.fcntl(fd, LibC.F_GETFL) | LibC.O_NONBLOCK);
-                LibC.fcntl(fd, LibC.F_SETFD, LibC.FD_CLOEXEC);
-            }
             if (LibC.epoll_ctl(epfd, LibC.EPOLL_CTL_ADD, wakeRead, event(arena, LibC.POLLIN, WAKE)) != 0) {
                 var e = SystemCallException.lastError("epoll_ctl(wake pipe)");
                 LibC.close(epfd);
@@ -73,7 +70,7 @@ public final class EpollPoller implements FdPoller {
                 throw new IllegalStateException(e.getMessage());
             }
         }
-        thread = Thread.ofPlatform().daemon().name(name).start(this::loop);
+        thread = PollerThreads.start(name, this::run);
     }
 
     private static MemorySegment event(Arena arena, int events, long token) {
@@ -139,16 +136,6 @@ public final class EpollPoller implements FdPoller {
             }
         }
         return p;
-    }
-
-    private void loop() {
-        try {
-            run();
-        } catch (Throwable t) {
-            // every waiter then ends at its own deadline; say why once
-            System.err.println("rpctls poller thread died: " + t);
-            throw t;
-        }
     }
 
     private void run() {

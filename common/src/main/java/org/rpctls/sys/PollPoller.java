@@ -32,17 +32,10 @@ public final class PollPoller implements FdPoller {
     private volatile boolean closed;
 
     public PollPoller(String name) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment fds = arena.allocate(JAVA_INT, 2);
-            if (LibC.pipe(fds) != 0) throw new IllegalStateException(SystemCallException.lastError("pipe").getMessage());
-            wakeRead = fds.getAtIndex(JAVA_INT, 0);
-            wakeWrite = fds.getAtIndex(JAVA_INT, 1);
-        }
-        for (int fd : new int[] {wakeRead, wakeWrite}) {
-            LibC.fcntl(fd, LibC.F_SETFL, LibC.fcntl(fd, LibC.F_GETFL) | LibC.O_NONBLOCK);
-            LibC.fcntl(fd, LibC.F_SETFD, LibC.FD_CLOEXEC);
-        }
-        thread = Thread.ofPlatform().daemon().name(name).start(this::loop);
+        int[] wake = PollerThreads.wakePipe();
+        wakeRead = wake[0];
+        wakeWrite = wake[1];
+        thread = PollerThreads.start(name, this::run);
     }
 
     @Override
@@ -72,16 +65,6 @@ public final class PollPoller implements FdPoller {
         try (Arena arena = Arena.ofConfined()) {
             // EAGAIN means the pipe is already full of wake-ups: the loop will run anyway.
             LibC.write(wakeWrite, arena.allocate(1), 1);
-        }
-    }
-
-    private void loop() {
-        try {
-            run();
-        } catch (Throwable t) {
-            // every waiter ends in its backstop timeout; say why once
-            System.err.println("rpctls poller thread died: " + t);
-            throw t;
         }
     }
 

@@ -264,13 +264,7 @@ class DaemonOpsTest {
             TlsSession established = serverConnect(s, null, f, ref);
             // a client that connects and says nothing: its CONNECT occupies the daemon for 4 s
             SocketFd[] silent = Flows.tcpPair(s.loop());
-            var stalled = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return s.kernel().serverConnect(silent[1]);
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            }, r -> Thread.ofVirtual().start(r));
+            var stalled = Flows.inBackground(() -> s.kernel().serverConnect(silent[1]));
             Thread.sleep(300); // the stalled CONNECT is in the daemon now
             long t0 = System.nanoTime();
             assertEquals(Rpctls.RPCTLSERR_OK, s.kernel().disconnect(Role.SERVER, ref[0]));

@@ -208,13 +208,7 @@ class FaultTest {
             int failed = 0;
             for (int i = 0; i < rounds; i++) {
                 int claims = s.kernel().claims();
-                var f = CompletableFuture.supplyAsync(() -> {
-                    try {
-                        return connect(s.kernel(), s.loop(), role, peerCtx);
-                    } catch (Exception e) {
-                        throw new IllegalStateException(e);
-                    }
-                }, r -> Thread.ofVirtual().start(r));
+                var f = Flows.inBackground(() -> connect(s.kernel(), s.loop(), role, peerCtx));
                 long end = System.nanoTime() + Duration.ofSeconds(20).toNanos();
                 while (s.kernel().claims() == claims && System.nanoTime() < end) Thread.sleep(1);
                 Thread.sleep(random.nextInt(40));
@@ -380,23 +374,11 @@ class FaultTest {
             s.daemon().awaitLine("1 handshake slots");
             // one CONNECT whose client says nothing for 2 s, then the 16 at once
             SocketFd[] slow = Flows.tcpPair(s.loop());
-            var slowConnect = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return s.kernel().serverConnect(slow[1]);
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            }, r -> Thread.ofVirtual().start(r));
+            var slowConnect = Flows.inBackground(() -> s.kernel().serverConnect(slow[1]));
             long t0 = System.nanoTime();
             List<CompletableFuture<Conn>> all = new ArrayList<>();
             for (int i = 0; i < concurrent; i++) {
-                all.add(CompletableFuture.supplyAsync(() -> {
-                    try {
-                        return connect(s.kernel(), s.loop(), Role.SERVER, peerCtx);
-                    } catch (Exception e) {
-                        throw new IllegalStateException(e);
-                    }
-                }, r -> Thread.ofVirtual().start(r)));
+                all.add(Flows.inBackground(() -> connect(s.kernel(), s.loop(), Role.SERVER, peerCtx)));
             }
             Thread.sleep(2000);
             // the slow client finally starts its handshake

@@ -80,10 +80,15 @@ final class Flows {
 
     /** Runs an engine handshake on {@code fd} in the background (the NFS peer of the daemon). */
     static CompletableFuture<TlsSession> engineHandshake(TlsContext ctx, SocketFd fd, Handshaker.Request req) {
-        var f = new CompletableFuture<TlsSession>();
+        return inBackground(() -> Handshaker.handshake(ctx, fd, req));
+    }
+
+    /** Runs {@code body} on a virtual thread of its own; its result or failure completes the future. */
+    static <T> CompletableFuture<T> inBackground(java.util.concurrent.Callable<T> body) {
+        var f = new CompletableFuture<T>();
         Thread.ofVirtual().start(() -> {
             try {
-                f.complete(Handshaker.handshake(ctx, fd, req));
+                f.complete(body.call());
             } catch (Throwable t) {
                 f.completeExceptionally(t);
             }
