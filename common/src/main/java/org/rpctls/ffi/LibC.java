@@ -37,6 +37,9 @@ public final class LibC {
     public static final int SOCK_CLOEXEC = FREEBSD ? 0x10000000 : 0x80000;
     public static final int SOL_SOCKET = FREEBSD ? 0xffff : 1;
     public static final int SO_RCVTIMEO = FREEBSD ? 0x1006 : 20;
+    public static final int SO_RCVBUF = FREEBSD ? 0x1002 : 8;
+    /** Linux only: SO_RCVBUF past net.core.rmem_max, for CAP_NET_ADMIN. */
+    public static final int SO_RCVBUFFORCE = 33;
     public static final int SO_REUSEADDR = FREEBSD ? 0x4 : 2;
     public static final int SO_ERROR = FREEBSD ? 0x1007 : 4;
     public static final int IPPROTO_TCP = 6;
@@ -61,6 +64,7 @@ public final class LibC {
     public static final int EAGAIN = FREEBSD ? 35 : 11;
     public static final int EINPROGRESS = FREEBSD ? 36 : 115;
     public static final int ENOTCONN = FREEBSD ? 57 : 107;
+    public static final int ENOBUFS = FREEBSD ? 55 : 105;
     public static final int ERANGE = 34;
     public static final int EPERM = 1;
     public static final int ENOENT = 2;

@@ -8,6 +8,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.rpctls.ffi.LibC;
+import org.rpctls.ffi.SystemCallException;
 import org.rpctls.netlink.GenericNetlink;
 import org.rpctls.netlink.MalformedNetlinkException;
 import org.rpctls.netlink.NetlinkMessage;
@@ -60,6 +61,15 @@ public final class LinuxHandshakeAgent implements AutoCloseable {
     private GenericNetlink.Family family;
     private volatile boolean closed;
 
+    /**
+     * Receive buffer of the READY socket. Each READY is charged about 4.7 KB (the kernel allocates
+     * a default-size generic-netlink message), and a network namespace holds up to 50 pending
+     * requests, so the default 208 KiB can overflow when the daemons stall during a reconnect
+     * storm. A READY that reaches no agent is not kept: the kernel fails that request at once
+     * (the mount sees ESRCH, as the lab showed with a tiny buffer). 512 KiB holds them all.
+     */
+    static final int NOTIFY_RCVBUF = 512 * 1024;
+
     public LinuxHandshakeAgent(Config config, Contexts contexts) {
         this.config = config;
         this.contexts = new AtomicReference<>(contexts);
@@ -79,10 +89,12 @@ public final class LinuxHandshakeAgent implements AutoCloseable {
         }
         Integer group = family.groups().get(HandshakeFamily.GROUP);
         if (group == null) throw new IOException("netlink family \"handshake\" has no group \"tlshd\" (" + family.groups() + ")");
+        notify.setReceiveBuffer(NOTIFY_RCVBUF);
         notify.joinGroup(group);
         sibling.listen(this::serveOwn);
         Thread.ofPlatform().daemon().name("handshake netlink").start(this::readLoop);
-        return "netlink family \"handshake\" (id " + family.id() + ") group \"tlshd\" (id " + group + "), handoff " + config.handoffDir();
+        return "netlink family \"handshake\" (id " + family.id() + ") group \"tlshd\" (id " + group + ", receive buffer "
+                + notify.receiveBuffer() / 1024 + " KiB), handoff " + config.handoffDir();
     }
 
     public void reload(Contexts fresh) {
@@ -100,7 +112,12 @@ public final class LinuxHandshakeAgent implements AutoCloseable {
                 packet = notify.receive();
             } catch (IOException | RuntimeException e) {
                 if (closed) return;
-                // ENOBUFS after a burst of READY multicasts, or an oversized packet: keep listening
+                if (e instanceof SystemCallException sc && sc.errno() == LibC.ENOBUFS) {
+                    // the kernel already failed the requests whose READY reached no agent
+                    LOG.error("handshake netlink: READY notifications lost (receive buffer full); requests no agent heard of failed");
+                    continue;
+                }
+                // an oversized or otherwise unreadable packet: keep listening
                 LOG.error("handshake netlink receive failed: {}; listening on", e.getMessage());
                 pause();
                 continue;
@@ -173,17 +190,17 @@ public final class LinuxHandshakeAgent implements AutoCloseable {
         };
         if (wanted == null) {
             LOG.error("handshake request with unknown {}: DONE with EIO", params.messageTypeName());
-            done(params, socket, LibC.EIO, List.of());
+            done(params, socket, LibC.EIO, peerText(socket, params));
             return;
         }
         if (wanted != config.role()) {
-            String peer = peerText(socket);
+            String peer = peerText(socket, params);
             try {
                 sibling.handOff(params, socket, wanted);
                 if (config.verbose()) LOG.info("{} for {} passed to the sibling daemon", params.messageTypeName(), peer);
             } catch (IOException e) {
                 LOG.error("{} for {}: {}: DONE with EIO", params.messageTypeName(), peer, e.getMessage());
-                done(params, socket, LibC.EIO, List.of());
+                done(params, socket, LibC.EIO, peer);
             }
             return;
         }
@@ -192,7 +209,7 @@ public final class LinuxHandshakeAgent implements AutoCloseable {
 
     /** Runs a request of our own role: handshake, DONE, close. */
     private void serveOwn(HandshakeFamily.AcceptParams params, SocketFd socket) {
-        String peer = peerText(socket);
+        String peer = peerText(socket, params);
         Contexts ctx = contexts.get();
         Duration timeout = params.timeoutMs() > 0 ? Duration.ofMillis(Math.min(params.timeoutMs(), config.timeout().toMillis())) : config.timeout();
         Handshaker.Request req = Handshaker.Request.defaults().withTimeout(timeout).withCpuSlots(cpuSlots);
@@ -208,22 +225,22 @@ public final class LinuxHandshakeAgent implements AutoCloseable {
                     req = req.withDerKeys(new Handshaker.DerKeys(Keyrings.read(params.certSerial()), Keyrings.read(params.privkeySerial())));
                 } catch (IOException e) {
                     LOG.error("CLIENTHELLO to {}: cannot read the keyring certificate: {}: DONE with EACCES", peer, e.getMessage());
-                    done(params, socket, LibC.EACCES, List.of());
+                    done(params, socket, LibC.EACCES, peer);
                     return;
                 }
             } else if (params.authMode() == HandshakeFamily.AUTH_X509 && !ctx.x509HasCertificate()) {
                 // mutual TLS was asked for: never fall back to an anonymous client silently
                 LOG.error("CLIENTHELLO to {}: mtls requested but this daemon has no client certificate (-m): DONE with EACCES", peer);
-                done(params, socket, LibC.EACCES, List.of());
+                done(params, socket, LibC.EACCES, peer);
                 return;
             } else if (params.authMode() == HandshakeFamily.AUTH_PSK) {
                 LOG.error("CLIENTHELLO to {}: PSK authentication is not supported: DONE with EOPNOTSUPP", peer);
-                done(params, socket, LibC.EOPNOTSUPP, List.of());
+                done(params, socket, LibC.EOPNOTSUPP, peer);
                 return;
             }
         } else if (params.authMode() == HandshakeFamily.AUTH_PSK) {
             LOG.error("SERVERHELLO from {}: PSK authentication is not supported: DONE with EOPNOTSUPP", peer);
-            done(params, socket, LibC.EOPNOTSUPP, List.of());
+            done(params, socket, LibC.EOPNOTSUPP, peer);
             return;
         }
         TlsSession session;
@@ -237,14 +254,14 @@ public final class LinuxHandshakeAgent implements AutoCloseable {
             };
             LOG.error("{} {} {}: TLS handshake failed: {}: DONE with {}", params.messageTypeName(),
                     config.role() == Role.CLIENT ? "to" : "from", peer, e.getMessage(), LibC.strerror(status));
-            done(params, socket, status, List.of());
+            done(params, socket, status, peer);
             return;
         } catch (InterruptedException e) {
-            done(params, socket, LibC.EIO, List.of());
+            done(params, socket, LibC.EIO, peer);
             return;
         } catch (RuntimeException e) {
             LOG.error("{} {}: {}: DONE with EIO", params.messageTypeName(), peer, e, e);
-            done(params, socket, LibC.EIO, List.of());
+            done(params, socket, LibC.EIO, peer);
             return;
         }
         // the session owns the descriptor now
@@ -287,9 +304,9 @@ public final class LinuxHandshakeAgent implements AutoCloseable {
         }
     }
 
-    private void done(HandshakeFamily.AcceptParams params, SocketFd socket, int status, List<Integer> remoteAuth) {
+    private void done(HandshakeFamily.AcceptParams params, SocketFd socket, int status, String peer) {
         try (socket) {
-            sendDone(socket.fd(), status, remoteAuth, params.messageTypeName(), peerText(socket));
+            sendDone(socket.fd(), status, List.of(), params.messageTypeName(), peer);
         }
     }
 
@@ -313,12 +330,20 @@ public final class LinuxHandshakeAgent implements AutoCloseable {
         return name.indexOf(':') >= 0 || name.chars().allMatch(c -> Character.isDigit(c) || c == '.');
     }
 
-    static String peerText(SocketFd fd) {
+    /**
+     * The peer's address for log lines. A peer that reset the connection before we asked has no
+     * address any more (getpeername fails with ENOTCONN); then the kernel's PEERNAME (client side)
+     * and the reason stand in, so the line still says which request it was about.
+     */
+    static String peerText(SocketFd fd, HandshakeFamily.AcceptParams params) {
         try {
             var a = Sockets.peerAddress(fd.fd());
             return a == null ? "(not an IP socket)" : a.getAddress().getHostAddress() + ":" + a.getPort();
-        } catch (Exception e) {
-            return "(unknown peer)";
+        } catch (SystemCallException e) {
+            String why = e.errno() == LibC.ENOTCONN ? "connection already reset or closed" : e.getMessage();
+            return (params.peername() != null ? params.peername() + " " : "") + "(peer address gone: " + why + ")";
+        } catch (RuntimeException e) {
+            return (params.peername() != null ? params.peername() + " " : "") + "(peer address unknown: " + e.getMessage() + ")";
         }
     }
 

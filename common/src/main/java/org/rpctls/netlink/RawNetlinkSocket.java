@@ -25,6 +25,32 @@ public final class RawNetlinkSocket extends PacketSocket {
         return new RawNetlinkSocket(SocketFd.adopt(raw));
     }
 
+    /**
+     * Sets the receive buffer to BYTES (the kernel doubles it for its bookkeeping): with
+     * SO_RCVBUFFORCE where allowed (CAP_NET_ADMIN on Linux), past net.core.rmem_max; else SO_RCVBUF.
+     */
+    public void setReceiveBuffer(int bytes) throws SystemCallException {
+        try (Arena arena = Arena.ofConfined()) {
+            var value = arena.allocateFrom(JAVA_INT, bytes);
+            if (!LibC.FREEBSD && LibC.setsockopt(fd.fd(), LibC.SOL_SOCKET, LibC.SO_RCVBUFFORCE, value, 4) == 0) return;
+            if (LibC.setsockopt(fd.fd(), LibC.SOL_SOCKET, LibC.SO_RCVBUF, value, 4) != 0) {
+                throw SystemCallException.lastError("setsockopt(SO_RCVBUF " + bytes + ")");
+            }
+        }
+    }
+
+    /** The receive buffer as the kernel keeps it (twice what was set), from getsockopt(SO_RCVBUF). */
+    public int receiveBuffer() throws SystemCallException {
+        try (Arena arena = Arena.ofConfined()) {
+            var value = arena.allocate(JAVA_INT);
+            var len = arena.allocateFrom(JAVA_INT, 4);
+            if (LibC.getsockopt(fd.fd(), LibC.SOL_SOCKET, LibC.SO_RCVBUF, value, len) != 0) {
+                throw SystemCallException.lastError("getsockopt(SO_RCVBUF)");
+            }
+            return value.get(JAVA_INT, 0);
+        }
+    }
+
     @Override
     public void joinGroup(int group) throws SystemCallException {
         try (Arena arena = Arena.ofConfined()) {
