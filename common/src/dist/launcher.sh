@@ -52,7 +52,14 @@ case "${RPCTLS_JAVA_OPTS:-}" in *-XX:AOT*) aot= ;; esac
 # TrimNativeHeapInterval: give freed malloc memory back (after a burst of handshakes or sessions).
 # TieredStopAtLevel=1 (C1 only): the CPU goes to OpenSSL, not to Java code; C2 cost about 10 MiB
 # of RSS and half the start-up CPU, for no measurable handshake gain (docs/performance-mem.md).
+# CompileCommand exclude StackMapGenerator::processBlock: at start-up the JDK spins classes (FFM
+# downcall stubs, lambda forms) with its class-file API, and C1's compilation of that one huge
+# method takes 6.4 MiB of compiler arena, which HotSpot keeps in its chunk pool until its
+# cleaner (every 5 s) and the heap trim above give it back: 5 MiB of idle RSS for the first
+# 10 s. Interpreted, it costs only where classes are generated: at start-up and on the first
+# upcall of each kind, never per handshake. "quiet": the JVM would print the command on stdout.
 set -- --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -Xms8m -Xmx256m -XX:TrimNativeHeapInterval=10000 -XX:TieredStopAtLevel=1 \
+    -XX:CompileCommand=quiet -XX:CompileCommand=exclude,jdk.internal.classfile.impl.StackMapGenerator::processBlock \
     ${aot:+"-XX:AOTCache=$lib/rpctls.aot"} ${aot:+-Xlog:aot=off} \
     ${RPCTLS_JAVA_OPTS:-} -cp "$lib/*" @MAIN_CLASS@ "$@"
 [ -n "$foreground" ] && exec "$jdk/bin/java" "$@"

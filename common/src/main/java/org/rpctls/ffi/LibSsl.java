@@ -191,6 +191,7 @@ public final class LibSsl {
     private static final MethodHandle SSL_set_shutdown$MH = B.bind("SSL_set_shutdown", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT));
     private static final MethodHandle SSL_get_shutdown$MH = B.bind("SSL_get_shutdown", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     private static final MethodHandle SSL_has_pending$MH = B.bind("SSL_has_pending", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle SSL_free_buffers$MH = B.bind("SSL_free_buffers", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     private static final MethodHandle SSL_get_rbio$MH = B.bind("SSL_get_rbio", FunctionDescriptor.of(ADDRESS, ADDRESS));
     private static final MethodHandle SSL_get_wbio$MH = B.bind("SSL_get_wbio", FunctionDescriptor.of(ADDRESS, ADDRESS));
     private static final MethodHandle SSL_get_version$MH = B.bind("SSL_get_version", FunctionDescriptor.of(ADDRESS, ADDRESS));
@@ -261,6 +262,15 @@ public final class LibSsl {
     /** 1 if bytes read from the socket are still unprocessed in the SSL (e.g. part of a record). */
     public static int SSL_has_pending(MemorySegment ssl) {
         try { return (int) SSL_has_pending$MH.invokeExact(ssl); } catch (Throwable t) { throw Binder.rethrow(t); }
+    }
+    /**
+     * Frees the SSL's record buffers now (OpenSSL allocates them again for the next record); 1 if
+     * freed or already free, 0 if refused because data is pending. Call it only when
+     * {@link #SSL_has_pending} is 0: OpenSSL before 3.0.14 / 1.1.1y did not refuse when a
+     * processed record was still unread (CVE-2024-4741).
+     */
+    public static int SSL_free_buffers(MemorySegment ssl) {
+        try { return (int) SSL_free_buffers$MH.invokeExact(ssl); } catch (Throwable t) { throw Binder.rethrow(t); }
     }
     public static MemorySegment SSL_get_rbio(MemorySegment ssl) {
         try { return (MemorySegment) SSL_get_rbio$MH.invokeExact(ssl); } catch (Throwable t) { throw Binder.rethrow(t); }

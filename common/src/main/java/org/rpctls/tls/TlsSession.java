@@ -157,6 +157,7 @@ public final class TlsSession implements AutoCloseable {
             if (manualKtlsRx) return handleKernelRecord();
             return readRecord(deadline);
         } finally {
+            releaseBuffers();
             lock.unlock();
         }
     }
@@ -175,8 +176,23 @@ public final class TlsSession implements AutoCloseable {
             if (manualKtlsRx || FdPoller.readyNow(fd, LibC.POLLIN) == 0) return null;
             return readRecord(-1);
         } finally {
+            releaseBuffers();
             lock.unlock();
         }
+    }
+
+    /**
+     * Gives OpenSSL's record buffers back after a HANDLERECORD (caller holds the lock).
+     * SSL_MODE_RELEASE_BUFFERS frees them only on some paths: after a post-handshake message
+     * (NewSessionTicket, KeyUpdate) OpenSSL 3.0 keeps its 16.6 KiB read buffer, and after a
+     * close_notify answered with ours it keeps both buffers (33 KiB), for as long as the session
+     * is held (docs/performance-mem.md). Not while part of a record is buffered
+     * (SSL_has_pending): that stays for the next call, and OpenSSL before 3.0.14 would free a
+     * processed record still unread (CVE-2024-4741). The SSL stays usable: OpenSSL allocates a
+     * buffer again for the next record it reads or writes.
+     */
+    private void releaseBuffers() {
+        if (!closed && LibSsl.SSL_has_pending(ssl) == 0) LibSsl.SSL_free_buffers(ssl);
     }
 
     /** SSL_read(0) on the non-blocking socket; deadline -1: return null instead of waiting for the rest of a record. */

@@ -173,6 +173,11 @@ public final class Held {
 
                     long[][] lat = latencies(kernel, peer, held, records, new Random(42));
                     long[] hr = lat[0];
+                    // The answered sessions are still held until their DISCONNECT: what a HANDLERECORD
+                    // leaves allocated (OpenSSL's record buffers, unless given back) shows here.
+                    Mem answered = daemon.measure();
+                    OUT.printf("after %d HANDLERECORDs, all %d sessions still held (GC): %s%n", hr.length, sessions, answered);
+                    OUT.printf("per answered session (%d): %s%n", hr.length, answered.perSession(full, hr.length).perSessionText());
                     long[] dc = disconnectAll(kernel, held, new Random(43));
                     OUT.printf("HANDLERECORD (close_notify) x%d at %d sessions: p50 %s p99 %s max %s%n", hr.length, sessions,
                             ms(pct(hr, 50)), ms(pct(hr, 99)), ms(pct(hr, 100)));
