@@ -145,7 +145,9 @@ public final class VmLinuxHostileCheck {
         try {
             for (int i = 0; i < 5; i++) peers.add(inBackground(() -> HostileClient.run(Act.RANDOM_BYTES, Duration.ofSeconds(60))));
             mount = inBackground(() -> goodMount("tls"));
-            Thread.sleep(3000);
+            // 2 s: nfsd gives a request 5 s (seen in the lab), and the mount's server-side request is
+            // already counting; the handshakes after SIGCONT must fit in what is left
+            Thread.sleep(2000);
         } finally {
             signal("CONT", servd, clntd);
         }
@@ -153,8 +155,8 @@ public final class VmLinuxHostileCheck {
         int probed = 0;
         for (var f : peers) if (f.get(120, TimeUnit.SECONDS).startTls()) probed++;
         Phase.Counts n = phase.settle();
-        check("both daemons stopped 3 s while a tls mount and 5 hostile clients queued: the mount succeeds after SIGCONT", m.ok(),
-                String.format("mount %.2f s (including the 3 s stop)", m.seconds()));
+        check("both daemons stopped 2 s while a tls mount and 5 hostile clients queued: the mount succeeds after SIGCONT", m.ok(),
+                String.format("mount %.2f s (including the 2 s stop)", m.seconds()));
         // 5 hostile SERVERHELLOs, and the mount's CLIENTHELLO and SERVERHELLO
         check("  ... every queued request was taken, got DONE and one outcome line", probed == 5 && n.balanced() && n.accepts() == 7,
                 probed + " probes answered STARTTLS; " + n);
