@@ -46,11 +46,20 @@ public sealed interface FdPoller extends AutoCloseable permits EpollPoller, Poll
      * poller thread.
      */
     static short readyNow(int fd, short events) {
+        return readyWithin(fd, events, 0);
+    }
+
+    /**
+     * poll(2) on {@code fd} alone, blocking the calling thread up to {@code millis} (a virtual
+     * thread pins its carrier meanwhile): its revents, 0 if not ready in time or interrupted by a
+     * signal.
+     */
+    static short readyWithin(int fd, short events, int millis) {
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
             java.lang.foreign.MemorySegment pfd = arena.allocate(LibC.POLLFD);
             pfd.set(java.lang.foreign.ValueLayout.JAVA_INT, 0, fd);
             pfd.set(java.lang.foreign.ValueLayout.JAVA_SHORT, 4, events);
-            int n = LibC.poll(pfd, 1, 0);
+            int n = LibC.poll(pfd, 1, millis);
             return n == 1 ? pfd.get(java.lang.foreign.ValueLayout.JAVA_SHORT, 6) : 0;
         }
     }

@@ -10,6 +10,7 @@ import java.util.Optional;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.rpctls.ffi.CStrings;
 import org.rpctls.ffi.LibC;
 import org.rpctls.ffi.LibCrypto;
@@ -143,7 +144,12 @@ public final class Handshaker {
             }
             if (collectSecrets) OpenSslCallbacks.registerKeylog(ssl, keyLog::add);
 
-            drive(ssl, raw, deadline, request.timeout(), request.cpuSlots());
+            IN_FLIGHT.incrementAndGet();
+            try {
+                drive(ssl, raw, deadline, request.timeout(), request.cpuSlots());
+            } finally {
+                IN_FLIGHT.decrementAndGet();
+            }
 
             TlsInfo info = info(ssl);
             boolean manualRx = false;
@@ -277,7 +283,26 @@ public final class Handshaker {
         return new HandshakeException(HandshakeException.Reason.PEER_CLOSED, "peer sent close_notify during the handshake");
     }
 
+    /** Handshakes in {@link #drive}: the direct wait below is for a daemon with one. */
+    private static final AtomicInteger IN_FLIGHT = new AtomicInteger();
+
+    /**
+     * How long a lone handshake waits for its peer in poll(2) on its own carrier thread before it
+     * parks in the shared poller; 0 turns it off (-Drpctls.directWaitMillis). Through the poller a
+     * wait costs two wake-ups (the poller's, then the carrier's) and two epoll_ctl calls; blocked in
+     * poll(2) the carrier is woken by the socket itself. Only when this is the only handshake in
+     * flight (an idle daemon; every FreeBSD 13/14 CONNECT, which the kernel serialises) and there is
+     * another carrier for whatever else arrives meanwhile, and only briefly: the carrier is pinned.
+     */
+    static final int DIRECT_WAIT_MILLIS = Runtime.getRuntime().availableProcessors() > 1
+            ? Integer.getInteger("rpctls.directWaitMillis", 5) : 0;
+
     private static void await(int fd, short events, long deadline, Duration timeout) throws HandshakeException, InterruptedException {
+        if (DIRECT_WAIT_MILLIS > 0 && IN_FLIGHT.get() == 1) {
+            long left = deadline - System.nanoTime();
+            int ms = (int) Math.min(DIRECT_WAIT_MILLIS, Math.max(0, TimeUnit.NANOSECONDS.toMillis(left)));
+            if (ms > 0 && FdPoller.readyWithin(fd, events, ms) != 0) return;
+        }
         try {
             FdPoller.shared().await(fd, events, deadline);
         } catch (TimeoutException e) {

@@ -204,4 +204,24 @@ class FdPollerTest {
     void linuxUsesEpoll() {
         assertEquals(LibC.FREEBSD ? "poll" : "epoll", FdPoller.sharedKind());
     }
+
+    /** The handshake's direct wait: blocks up to its limit, returns as soon as the descriptor is ready. */
+    @org.junit.jupiter.api.Test
+    void readyWithinWaitsAtMostItsLimitAndWakesOnData() throws Exception {
+        int[] fds = pair();
+        long t0 = System.nanoTime();
+        assertEquals(0, FdPoller.readyWithin(fds[0], LibC.POLLIN, 50));
+        long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        org.junit.jupiter.api.Assertions.assertTrue(waited >= 40, "returned after " + waited + " ms, before its 50 ms");
+        Thread.ofPlatform().start(() -> {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                return;
+            }
+            writeByte(fds[1]);
+        });
+        short r = FdPoller.readyWithin(fds[0], LibC.POLLIN, 10_000);
+        org.junit.jupiter.api.Assertions.assertTrue((r & LibC.POLLIN) != 0, "revents " + r);
+    }
 }
