@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.rpctls.sys.FdPoller;
 import org.rpctls.ffi.LibC;
 import org.rpctls.linux.LinuxHandshakeAgent;
 import org.rpctls.netlink.GenericNetlink;
@@ -150,6 +151,9 @@ public final class Daemon {
         if (options.noKtlsCheck()) {
             LOG.warn("--no-ktls-check: connections without kernel TLS are accepted (emulated kernel only)");
         }
+        // the shared poller's descriptors (epoll, wake pipe) exist from the start, not from the first
+        // handshake that outwaits the direct wait: a daemon's descriptor count is flat from "started" on
+        FdPoller.shared();
         LOG.info("{} started: {} version {}, {}; {} handshake slots{}; {}", prog, rpcName, version, transport.describe(), slots,
                 options.serialHandshakes() ? ", one handshake at a time" : "",
                 String.join(" ", options.describe()));
@@ -225,6 +229,7 @@ public final class Daemon {
                 LOG.warn("cannot write pidfile {}: {}", pidfile.path(), e.getMessage());
             }
         }
+        FdPoller.shared();
         LOG.info("{} started: Linux handshake upcall ({} requests), {}; {} handshake slots; {}", prog,
                 options.role() == Role.CLIENT ? "CLIENTHELLO" : "SERVERHELLO", where, slots, String.join(" ", options.describe()));
         var stats = new StatsReporter(options.statsInterval(), () -> -1);
